@@ -1,0 +1,68 @@
+//! Thin actix shells around the pure cores.
+//!
+//! - [`scheduler::Scheduler`]: owns the node's dial capacity (DWRR over
+//!   agents, trunk channels) and grants slots.
+//! - [`agent::AgentActor`]: one per agent; owns its queue and starts a
+//!   [`call::CallActor`] for each granted slot.
+//! - [`call::CallActor`]: one per attempt; runs the SIP transactions and
+//!   records the outcome.
+
+pub mod agent;
+pub mod call;
+pub mod scheduler;
+
+use crate::clock::SharedClock;
+use crate::config::TrunkTarget;
+use crate::events::EventBus;
+use crate::sip::transaction::Timers;
+use crate::sip::Transport;
+use crate::store::{Change, Store, StoreError};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use agent::AgentActor;
+pub use call::CallActor;
+pub use scheduler::Scheduler;
+
+/// A configured trunk as the actors use it.
+#[derive(Debug, Clone)]
+pub struct Trunk {
+    pub name: String,
+    pub target: TrunkTarget,
+    pub max_channels: u32,
+    pub timers: Timers,
+}
+
+/// What every actor needs, shared.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Arc<dyn Store>,
+    pub bus: EventBus,
+    pub clock: SharedClock,
+    pub transport: Transport,
+    pub trunks: Arc<HashMap<String, Trunk>>,
+}
+
+impl Services {
+    /// Apply a change and, when it took effect, publish its event.
+    pub async fn record(&self, change: Change) -> Result<bool, StoreError> {
+        let event = change.event.clone();
+        let applied = self.store.apply(change).await?;
+        if let (true, Some(ev)) = (applied, event) {
+            self.bus.publish(ev);
+        }
+        Ok(applied)
+    }
+
+    /// Record without waiting for the result; failures are logged. Changes
+    /// are applied in submission order, so later changes still follow.
+    pub fn record_later(&self, change: Change) {
+        let this = self.clone();
+        let call = change.call_id;
+        actix::spawn(async move {
+            if let Err(e) = this.record(change).await {
+                tracing::error!(%call, error = %e, "failed to record call change");
+            }
+        });
+    }
+}

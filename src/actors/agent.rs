@@ -1,0 +1,187 @@
+//! The AgentActor: one agent's queue. On each granted slot it picks the
+//! next call (priority classes, deadline check) and starts a CallActor.
+
+use super::call::{AttemptEnded, CallActor, CallPlan};
+use super::scheduler::{Backlog, Scheduler, SlotReleased};
+use super::Services;
+use crate::domain::{Agent, CallEvent, CallId, CallStatus, Cause, Endpoint, Priority};
+use crate::scheduler::dwrr::{AgentSlot, TrunkSlot};
+use crate::scheduler::AgentQueue;
+use crate::store::Change;
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What the agent keeps about a waiting call.
+#[derive(Debug, Clone)]
+pub struct QueuedCall {
+    pub id: CallId,
+    pub endpoint: Endpoint,
+    pub priority: Priority,
+    pub deadline: Option<DateTime<Utc>>,
+    /// Attempts made before this one.
+    pub attempts: u32,
+}
+
+pub struct AgentActor {
+    agent: Arc<Agent>,
+    slot: AgentSlot,
+    services: Services,
+    scheduler: Addr<Scheduler>,
+    queue: AgentQueue,
+    calls: HashMap<CallId, QueuedCall>,
+}
+
+impl AgentActor {
+    pub fn new(
+        agent: Agent,
+        slot: AgentSlot,
+        services: Services,
+        scheduler: Addr<Scheduler>,
+    ) -> Self {
+        AgentActor {
+            agent: Arc::new(agent),
+            slot,
+            services,
+            scheduler,
+            queue: AgentQueue::new(),
+            calls: HashMap::new(),
+        }
+    }
+
+    fn report_backlog(&self) {
+        self.scheduler.do_send(Backlog {
+            slot: self.slot,
+            queued: self.queue.len(),
+            top_priority: self.queue.top_priority().unwrap_or(0),
+        });
+    }
+
+    fn release(&self, trunk: TrunkSlot) {
+        self.scheduler.do_send(SlotReleased {
+            slot: self.slot,
+            trunk,
+        });
+    }
+
+    /// A call whose deadline passed is canceled, never dialed (invariant 5).
+    fn cancel_missed_deadline(&self, call: &QueuedCall, now: DateTime<Utc>) {
+        self.services.record_later(Change {
+            call_id: call.id,
+            expect: vec![CallStatus::Created, CallStatus::Queued],
+            status: Some(CallStatus::Canceled),
+            cause: Some(Cause::DeadlineMissed),
+            attempt: None,
+            event: Some(CallEvent {
+                call_id: call.id,
+                agent_id: self.agent.id,
+                event: "call.canceled",
+                status: CallStatus::Canceled,
+                at: now,
+                detail: Some("deadline_missed".into()),
+            }),
+            at: now,
+        });
+    }
+}
+
+impl Actor for AgentActor {
+    type Context = Context<Self>;
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Enqueue(pub Vec<QueuedCall>);
+
+impl Handler<Enqueue> for AgentActor {
+    type Result = ();
+    fn handle(&mut self, Enqueue(calls): Enqueue, _: &mut Context<Self>) {
+        for c in calls {
+            if self.queue.push(c.id, c.priority) {
+                self.calls.insert(c.id, c);
+            }
+        }
+        self.report_backlog();
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Dequeue(pub CallId);
+
+impl Handler<Dequeue> for AgentActor {
+    type Result = ();
+    fn handle(&mut self, Dequeue(id): Dequeue, _: &mut Context<Self>) {
+        if self.queue.remove(id) {
+            self.calls.remove(&id);
+            self.report_backlog();
+        }
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UpdateAgent(pub Agent);
+
+impl Handler<UpdateAgent> for AgentActor {
+    type Result = ();
+    fn handle(&mut self, UpdateAgent(agent): UpdateAgent, _: &mut Context<Self>) {
+        self.agent = Arc::new(agent);
+        self.report_backlog();
+    }
+}
+
+/// The scheduler grants one dial slot on this trunk.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SlotGranted {
+    pub trunk: TrunkSlot,
+}
+
+impl Handler<SlotGranted> for AgentActor {
+    type Result = ();
+    fn handle(&mut self, grant: SlotGranted, ctx: &mut Context<Self>) {
+        let now = self.services.clock.now();
+        let next = loop {
+            let Some(id) = self.queue.pop() else {
+                break None;
+            };
+            let Some(call) = self.calls.remove(&id) else {
+                continue;
+            };
+            match call.deadline {
+                Some(d) if d <= now => self.cancel_missed_deadline(&call, now),
+                _ => break Some(call),
+            }
+        };
+        let trunk = self.services.trunks.get(&self.agent.trunk).cloned();
+        match (next, trunk) {
+            (Some(call), Some(trunk)) => {
+                let plan = CallPlan {
+                    agent: self.agent.clone(),
+                    call,
+                    trunk,
+                    trunk_slot: grant.trunk,
+                    owner: ctx.address().recipient(),
+                };
+                CallActor::new(plan, self.services.clone()).start();
+            }
+            (Some(call), None) => {
+                // The trunk vanished from config; keep the call queued.
+                self.queue.push(call.id, call.priority);
+                self.calls.insert(call.id, call);
+                self.release(grant.trunk);
+            }
+            (None, _) => self.release(grant.trunk),
+        }
+        self.report_backlog();
+    }
+}
+
+impl Handler<AttemptEnded> for AgentActor {
+    type Result = ();
+    fn handle(&mut self, msg: AttemptEnded, _: &mut Context<Self>) {
+        self.release(msg.trunk_slot);
+    }
+}

@@ -1,0 +1,170 @@
+//! The Scheduler actor: grants dial slots to agents by DWRR weight, within
+//! each trunk's channel limit and each agent's concurrency limit.
+
+use super::agent::{AgentActor, Dequeue, Enqueue, QueuedCall, SlotGranted, UpdateAgent};
+use super::Services;
+use crate::domain::{Agent, AgentId, CallId};
+use crate::scheduler::dwrr::{AgentSlot, TrunkSlot};
+use crate::scheduler::Dwrr;
+use actix::prelude::*;
+use std::collections::HashMap;
+
+pub struct Scheduler {
+    services: Services,
+    core: Dwrr,
+    agents: HashMap<AgentId, (AgentSlot, Addr<AgentActor>)>,
+    slots: Vec<Addr<AgentActor>>,
+    trunks: HashMap<String, TrunkSlot>,
+    /// Dial nothing (config `scheduler.paused`).
+    paused: bool,
+}
+
+impl Scheduler {
+    pub fn new(services: Services, paused: bool) -> Scheduler {
+        let mut core = Dwrr::new();
+        let mut names: Vec<_> = services.trunks.values().collect();
+        names.sort_by(|a, b| a.name.cmp(&b.name));
+        let trunks = names
+            .into_iter()
+            .map(|t| (t.name.clone(), core.add_trunk(t.max_channels)))
+            .collect();
+        Scheduler {
+            services,
+            core,
+            agents: HashMap::new(),
+            slots: Vec::new(),
+            trunks,
+            paused,
+        }
+    }
+
+    fn pump(&mut self) {
+        if self.paused {
+            return;
+        }
+        while let Some(g) = self.core.grant() {
+            self.slots[g.agent].do_send(SlotGranted { trunk: g.trunk });
+        }
+    }
+}
+
+impl Actor for Scheduler {
+    type Context = Context<Self>;
+}
+
+/// Create or update an agent's actor and its share.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UpsertAgent(pub Agent);
+
+impl Handler<UpsertAgent> for Scheduler {
+    type Result = ();
+    fn handle(&mut self, UpsertAgent(agent): UpsertAgent, ctx: &mut Context<Self>) {
+        let Some(&trunk) = self.trunks.get(&agent.trunk) else {
+            tracing::error!(agent = %agent.id, trunk = %agent.trunk, "agent names an unknown trunk");
+            return;
+        };
+        match self.agents.get(&agent.id) {
+            Some((slot, addr)) => {
+                self.core.update_agent(
+                    *slot,
+                    agent.weight,
+                    agent.max_concurrent_calls,
+                    agent.is_enabled,
+                    trunk,
+                );
+                addr.do_send(UpdateAgent(agent));
+            }
+            None => {
+                let slot = self
+                    .core
+                    .add_agent(agent.weight, agent.max_concurrent_calls, trunk);
+                self.core.update_agent(
+                    slot,
+                    agent.weight,
+                    agent.max_concurrent_calls,
+                    agent.is_enabled,
+                    trunk,
+                );
+                let id = agent.id;
+                let addr =
+                    AgentActor::new(agent, slot, self.services.clone(), ctx.address()).start();
+                self.slots.push(addr.clone());
+                self.agents.insert(id, (slot, addr));
+            }
+        }
+        self.pump();
+    }
+}
+
+/// Queue calls for an agent.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Schedule {
+    pub agent: AgentId,
+    pub calls: Vec<QueuedCall>,
+}
+
+impl Handler<Schedule> for Scheduler {
+    type Result = ();
+    fn handle(&mut self, msg: Schedule, _: &mut Context<Self>) {
+        match self.agents.get(&msg.agent) {
+            Some((_, addr)) => addr.do_send(Enqueue(msg.calls)),
+            None => {
+                tracing::error!(agent = %msg.agent, "calls for an agent the scheduler does not know")
+            }
+        }
+    }
+}
+
+/// A call left the queue (canceled).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unschedule {
+    pub agent: AgentId,
+    pub call: CallId,
+}
+
+impl Handler<Unschedule> for Scheduler {
+    type Result = ();
+    fn handle(&mut self, msg: Unschedule, _: &mut Context<Self>) {
+        if let Some((_, addr)) = self.agents.get(&msg.agent) {
+            addr.do_send(Dequeue(msg.call));
+        }
+    }
+}
+
+/// An agent reports its backlog.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Backlog {
+    pub slot: AgentSlot,
+    pub queued: usize,
+    pub top_priority: u8,
+}
+
+impl Handler<Backlog> for Scheduler {
+    type Result = ();
+    fn handle(&mut self, msg: Backlog, _: &mut Context<Self>) {
+        self.core
+            .set_backlog(msg.slot, msg.queued, msg.top_priority);
+        self.pump();
+    }
+}
+
+/// A granted slot is free again (the call ended, or the grant found
+/// nothing to dial).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SlotReleased {
+    pub slot: AgentSlot,
+    pub trunk: TrunkSlot,
+}
+
+impl Handler<SlotReleased> for Scheduler {
+    type Result = ();
+    fn handle(&mut self, msg: SlotReleased, _: &mut Context<Self>) {
+        self.core.release(msg.slot, msg.trunk);
+        self.pump();
+    }
+}

@@ -1,0 +1,77 @@
+//! The REST API (actix-web): agents and calls under `/api/v1`, with every
+//! error answered as `application/problem+json`.
+
+pub mod agents;
+pub mod calls;
+pub mod input;
+pub mod problem;
+
+use crate::actors::scheduler::Scheduler;
+use crate::clock::SharedClock;
+use crate::domain::{Agent, AgentId};
+use crate::events::EventBus;
+use crate::store::Store;
+use actix::Addr;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse, ResponseError};
+use problem::Problem;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+/// Shared by every HTTP worker.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub scheduler: Addr<Scheduler>,
+    pub clock: SharedClock,
+    pub bus: EventBus,
+    /// Agents by id, kept in step with the store by the agent routes, so
+    /// scheduling a call needs no store read. A std RwLock: never held
+    /// across an await.
+    pub agents: Arc<RwLock<HashMap<AgentId, Agent>>>,
+    pub trunk_names: Arc<HashSet<String>>,
+}
+
+impl AppState {
+    pub fn agent(&self, id: AgentId) -> Option<Agent> {
+        self.agents.read().expect("agents lock").get(&id).cloned()
+    }
+}
+
+/// Register every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health))
+        .service(
+            web::scope("/api/v1")
+                .configure(agents::configure)
+                .configure(calls::configure),
+        )
+        .default_service(web::to(not_found));
+}
+
+async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
+    Problem::not_found(format!("no route for {} {}", req.method(), req.path())).error_response()
+}
+
+/// For a known path with a method it does not serve.
+pub async fn method_not_allowed(req: actix_web::HttpRequest) -> HttpResponse {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        format!("{} is not allowed on {}", req.method(), req.path()),
+    )
+    .error_response()
+}
+
+/// Parse a JSON body, naming where it is malformed.
+pub fn parse_json(body: &[u8]) -> Result<serde_json::Value, Problem> {
+    serde_json::from_slice(body)
+        .map_err(|e| Problem::bad_request(format!("malformed JSON body: {e}")))
+}
+
+/// Limit on request bodies: a 10,000-call bulk request fits comfortably.
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;

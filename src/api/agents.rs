@@ -1,0 +1,123 @@
+//! `/api/v1/agents`: create, list, read, edit and delete agents.
+
+use super::input::agent_body;
+use super::problem::Problem;
+use super::{method_not_allowed, parse_json, AppState};
+use crate::actors::scheduler::UpsertAgent;
+use crate::domain::{Agent, AgentId};
+use actix_web::{web, HttpResponse};
+use uuid::Uuid;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/agents")
+            .route(web::get().to(list))
+            .route(web::post().to(create))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/agents/{agentId}")
+            .route(web::get().to(get))
+            .route(web::patch().to(patch))
+            .route(web::delete().to(delete))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+pub fn parse_agent_id(s: &str) -> Result<AgentId, Problem> {
+    s.parse()
+        .map_err(|_| Problem::bad_request(format!("agentId {s:?} is not a UUID")))
+}
+
+fn existing(state: &AppState, id: &str) -> Result<Agent, Problem> {
+    let id = parse_agent_id(id)?;
+    state
+        .agent(id)
+        .ok_or_else(|| Problem::not_found(format!("no agent with id {id}")))
+}
+
+async fn save(state: &AppState, agent: Agent) -> Result<Agent, Problem> {
+    agent
+        .validate(|t| state.trunk_names.contains(t))
+        .map_err(Problem::invalid)?;
+    state.store.put_agent(&agent).await?;
+    state
+        .agents
+        .write()
+        .expect("agents lock")
+        .insert(agent.id, agent.clone());
+    state.scheduler.do_send(UpsertAgent(agent.clone()));
+    Ok(agent)
+}
+
+async fn list(state: web::Data<AppState>) -> HttpResponse {
+    let mut agents: Vec<Agent> = state
+        .agents
+        .read()
+        .expect("agents lock")
+        .values()
+        .cloned()
+        .collect();
+    agents.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    HttpResponse::Ok().json(serde_json::json!({ "agents": agents }))
+}
+
+async fn create(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, Problem> {
+    let value = parse_json(&body)?;
+    let mut agent = agent_body(&value, None, AgentId(Uuid::new_v4())).map_err(Problem::invalid)?;
+    if let Some(id) = value.get("id") {
+        agent.id = id
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| Problem::field("id", "must be a UUID string"))?;
+        if state.agent(agent.id).is_some() {
+            return Err(Problem::conflict(format!(
+                "agent {} already exists",
+                agent.id
+            )));
+        }
+    }
+    let agent = save(&state, agent).await?;
+    Ok(HttpResponse::Created().json(agent))
+}
+
+async fn get(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, Problem> {
+    Ok(HttpResponse::Ok().json(existing(&state, &path)?))
+}
+
+async fn patch(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let base = existing(&state, &path)?;
+    let value = parse_json(&body)?;
+    let agent = agent_body(&value, Some(&base), base.id).map_err(Problem::invalid)?;
+    Ok(HttpResponse::Ok().json(save(&state, agent).await?))
+}
+
+/// Deleting an agent with live calls would strand them; cancel them first.
+async fn delete(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let agent = existing(&state, &path)?;
+    let counts = state.store.status_counts(Some(agent.id)).await?;
+    let live: u64 = counts
+        .iter()
+        .filter(|(s, _)| !s.is_terminal())
+        .map(|(_, n)| n)
+        .sum();
+    if live > 0 {
+        return Err(Problem::conflict(format!(
+            "agent {} has {live} calls that are not finished; cancel them or let them finish first",
+            agent.id
+        )));
+    }
+    state.store.delete_agent(agent.id).await?;
+    state.agents.write().expect("agents lock").remove(&agent.id);
+    let mut disabled = agent;
+    disabled.is_enabled = false;
+    state.scheduler.do_send(UpsertAgent(disabled));
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,308 @@
+//! `/api/v1/calls`: schedule (single and bulk), read, cancel, the queue
+//! list and status statistics.
+
+use super::agents::parse_agent_id;
+use super::input::{call_request, CallRequest};
+use super::problem::Problem;
+use super::{method_not_allowed, parse_json, AppState};
+use crate::actors::agent::QueuedCall;
+use crate::actors::scheduler::{Schedule, Unschedule};
+use crate::domain::{Attempt, Call, CallEvent, CallId, CallStatus, Cause, FieldError};
+use crate::store::{CallDetail, CallQuery, Change};
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Most calls accepted in one bulk request.
+pub const MAX_BULK_CALLS: usize = 10_000;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let resource =
+        |path: &str| web::resource(path.to_string()).default_service(web::to(method_not_allowed));
+    cfg.service(resource("/calls").route(web::post().to(create)))
+        .service(resource("/calls/bulk").route(web::post().to(bulk)))
+        .service(resource("/calls/queue/list").route(web::get().to(queue_list)))
+        .service(resource("/calls/statistics/statuses").route(web::get().to(statistics)))
+        .service(
+            resource("/calls/{callId}")
+                .route(web::get().to(get))
+                .route(web::delete().to(cancel)),
+        );
+}
+
+/// A call as the API shows it: the stored call with its attempts and
+/// history.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CallView<'a> {
+    #[serde(flatten)]
+    call: &'a Call,
+    attempts: &'a [Attempt],
+    history: &'a [CallEvent],
+}
+
+fn view(d: &CallDetail) -> HttpResponse {
+    HttpResponse::Ok().json(CallView {
+        call: &d.call,
+        attempts: &d.attempts,
+        history: &d.history,
+    })
+}
+
+fn parse_call_id(s: &str) -> Result<CallId, Problem> {
+    s.parse()
+        .map_err(|_| Problem::bad_request(format!("callId {s:?} is not a UUID")))
+}
+
+/// The new call and its first two history entries.
+fn new_call(req: CallRequest, now: DateTime<Utc>) -> (Call, [CallEvent; 2]) {
+    let call = Call {
+        id: CallId::new(now),
+        agent_id: req.agent_id,
+        endpoint: req.endpoint,
+        priority: req.priority,
+        deadline: req.deadline,
+        timezone: req.timezone,
+        additional_data: req.additional_data,
+        status: CallStatus::Queued,
+        cause: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let event = |event, status| CallEvent {
+        call_id: call.id,
+        agent_id: call.agent_id,
+        event,
+        status,
+        at: now,
+        detail: None,
+    };
+    let events = [
+        event("call.created", CallStatus::Created),
+        event("call.queued", CallStatus::Queued),
+    ];
+    (call, events)
+}
+
+fn queued(call: &Call) -> QueuedCall {
+    QueuedCall {
+        id: call.id,
+        endpoint: call.endpoint.clone(),
+        priority: call.priority,
+        deadline: call.deadline,
+        attempts: 0,
+    }
+}
+
+/// Store the calls (one transaction), then hand them to the scheduler.
+async fn accept(state: &AppState, calls: Vec<Call>, events: Vec<CallEvent>) -> Result<(), Problem> {
+    let mut by_agent: HashMap<_, Vec<QueuedCall>> = HashMap::new();
+    for c in &calls {
+        by_agent.entry(c.agent_id).or_default().push(queued(c));
+    }
+    state.store.insert_calls(calls, events.clone()).await?;
+    for ev in events {
+        state.bus.publish(ev);
+    }
+    for (agent, calls) in by_agent {
+        state.scheduler.do_send(Schedule { agent, calls });
+    }
+    Ok(())
+}
+
+async fn create(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, Problem> {
+    let value = parse_json(&body)?;
+    let now = state.clock.now();
+    let req = call_request(&value, None, now, |id| state.agent(id)).map_err(Problem::invalid)?;
+    let (call, events) = new_call(req, now);
+    accept(&state, vec![call.clone()], events.to_vec()).await?;
+    Ok(HttpResponse::Created().json(CallView {
+        call: &call,
+        attempts: &[],
+        history: &events,
+    }))
+}
+
+#[derive(Serialize)]
+struct Created {
+    index: usize,
+    id: CallId,
+}
+
+#[derive(Serialize)]
+struct Failed {
+    index: usize,
+    errors: Vec<FieldError>,
+}
+
+async fn bulk(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, Problem> {
+    let value = parse_json(&body)?;
+    let Some(items) = value.get("calls").and_then(|c| c.as_array()) else {
+        return Err(Problem::field("calls", "is required and must be an array"));
+    };
+    if items.len() > MAX_BULK_CALLS {
+        return Err(Problem::field(
+            "calls",
+            format!(
+                "has {} items; at most {MAX_BULK_CALLS} per request",
+                items.len()
+            ),
+        ));
+    }
+    if let Some(extra) = value
+        .as_object()
+        .and_then(|o| o.keys().find(|k| *k != "calls" && *k != "agentId"))
+    {
+        return Err(Problem::field(extra, "unknown field"));
+    }
+    let default_agent = value.get("agentId").filter(|v| !v.is_null());
+    let now = state.clock.now();
+    let (mut calls, mut events, mut created, mut failed) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (index, item) in items.iter().enumerate() {
+        match call_request(item, default_agent, now, |id| state.agent(id)) {
+            Ok(req) => {
+                let (call, evs) = new_call(req, now);
+                created.push(Created { index, id: call.id });
+                calls.push(call);
+                events.extend(evs);
+            }
+            Err(errors) => failed.push(Failed { index, errors }),
+        }
+    }
+    if !calls.is_empty() {
+        accept(&state, calls, events).await?;
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "created": created, "failed": failed })))
+}
+
+async fn get(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, Problem> {
+    let id = parse_call_id(&path)?;
+    match state.store.get_call(id).await? {
+        Some(d) => Ok(view(&d)),
+        None => Err(Problem::not_found(format!("no call with id {id}"))),
+    }
+}
+
+/// Cancel a call that has not started dialing. The store's compare-and-set
+/// decides a race with the dialer: exactly one of them wins.
+async fn cancel(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let id = parse_call_id(&path)?;
+    let Some(before) = state.store.get_call(id).await? else {
+        return Err(Problem::not_found(format!("no call with id {id}")));
+    };
+    let now = state.clock.now();
+    let event = CallEvent {
+        call_id: id,
+        agent_id: before.call.agent_id,
+        event: "call.canceled",
+        status: CallStatus::Canceled,
+        at: now,
+        detail: Some("canceled through the API".into()),
+    };
+    let change = Change {
+        call_id: id,
+        expect: CallStatus::CANCELABLE.to_vec(),
+        status: Some(CallStatus::Canceled),
+        cause: Some(Cause::Canceled),
+        attempt: None,
+        event: Some(event.clone()),
+        at: now,
+    };
+    if state.store.apply(change).await? {
+        state.bus.publish(event);
+        state.scheduler.do_send(Unschedule {
+            agent: before.call.agent_id,
+            call: id,
+        });
+        let after = state.store.get_call(id).await?.unwrap_or(before);
+        return Ok(view(&after));
+    }
+    let status = match state.store.get_call(id).await? {
+        Some(d) => d.call.status,
+        None => return Err(Problem::not_found(format!("no call with id {id}"))),
+    };
+    Err(Problem::conflict(format!(
+        "call {id} is {}; only Created, Queued or Pending calls can be canceled",
+        status.as_str()
+    )))
+}
+
+/// Parse the queue list's query: `status` may repeat or hold a
+/// comma-separated list.
+fn list_query(req: &HttpRequest) -> Result<CallQuery, Problem> {
+    let mut q = CallQuery {
+        limit: 50,
+        ..CallQuery::default()
+    };
+    for (key, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
+        match key.as_ref() {
+            "status" => {
+                for s in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    let status = CallStatus::parse(s).ok_or_else(|| {
+                        Problem::field("status", format!("unknown status {s:?}; use one of Created, Queued, Pending, InProgress, Completed, Failed, Canceled"))
+                    })?;
+                    q.statuses.push(status);
+                }
+            }
+            "agentId" => {
+                q.agent = Some(
+                    value
+                        .parse()
+                        .map_err(|_| Problem::field("agentId", "must be a UUID"))?,
+                )
+            }
+            "search" => q.search = Some(value.trim().to_string()).filter(|s| !s.is_empty()),
+            "cursor" => {
+                q.after = Some(
+                    value
+                        .parse()
+                        .map_err(|_| Problem::field("cursor", "is not a cursor from this list"))?,
+                )
+            }
+            "limit" => {
+                q.limit = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| Problem::field("limit", "must be an integer from 1 to 1000"))?
+            }
+            other => return Err(Problem::field(other, "unknown query parameter")),
+        }
+    }
+    Ok(q)
+}
+
+async fn queue_list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+    let q = list_query(&req)?;
+    let page = state.store.list_calls(&q).await?;
+    Ok(
+        HttpResponse::Ok()
+            .json(serde_json::json!({ "calls": page.calls, "nextCursor": page.next })),
+    )
+}
+
+async fn statistics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+    let mut agent = None;
+    for (key, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
+        match key.as_ref() {
+            "agentId" => {
+                agent = Some(
+                    parse_agent_id(&value)
+                        .map_err(|_| Problem::field("agentId", "must be a UUID"))?,
+                )
+            }
+            other => return Err(Problem::field(other, "unknown query parameter")),
+        }
+    }
+    let counts = state.store.status_counts(agent).await?;
+    let map: serde_json::Map<String, serde_json::Value> = counts
+        .into_iter()
+        .map(|(s, n)| (s.as_str().to_string(), n.into()))
+        .collect();
+    Ok(HttpResponse::Ok().json(map))
+}

@@ -1,0 +1,426 @@
+//! Turning request JSON into validated domain values, naming every bad
+//! field. Kept apart from the handlers so the rules are unit-tested.
+
+use crate::domain::agent::{DEFAULT_MAX_CALL_DURATION_SECONDS, DEFAULT_RING_TIMEOUT_SECONDS};
+use crate::domain::{Agent, AgentId, Endpoint, FieldError, Priority};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+/// Largest `additionalData` accepted, serialised.
+pub const MAX_ADDITIONAL_DATA_BYTES: usize = 16 * 1024;
+
+/// A validated request to schedule one call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRequest {
+    pub agent_id: AgentId,
+    pub endpoint: Endpoint,
+    pub priority: Priority,
+    pub deadline: Option<DateTime<Utc>>,
+    pub timezone: Option<String>,
+    pub additional_data: Value,
+}
+
+const CALL_FIELDS: [&str; 6] = [
+    "agentId",
+    "endpoint",
+    "priority",
+    "deadline",
+    "additionalData",
+    "timezone",
+];
+
+/// Validate one call item. `default_agent` is the bulk request's top-level
+/// `agentId`; `agent` looks an agent up.
+pub fn call_request(
+    item: &Value,
+    default_agent: Option<&Value>,
+    now: DateTime<Utc>,
+    agent: impl Fn(AgentId) -> Option<Agent>,
+) -> Result<CallRequest, Vec<FieldError>> {
+    let Some(obj) = item.as_object() else {
+        return Err(vec![FieldError::new("body", "must be a JSON object")]);
+    };
+    let mut errs = Vec::new();
+    for key in obj.keys() {
+        if !CALL_FIELDS.contains(&key.as_str()) {
+            errs.push(FieldError::new(key.clone(), "unknown field"));
+        }
+    }
+    let agent_id = match obj
+        .get("agentId")
+        .filter(|v| !v.is_null())
+        .or(default_agent)
+    {
+        None => {
+            errs.push(FieldError::new("agentId", "is required"));
+            None
+        }
+        Some(v) => match v.as_str().map(str::parse::<AgentId>) {
+            Some(Ok(id)) => match agent(id) {
+                None => {
+                    errs.push(FieldError::new("agentId", format!("no agent with id {id}")));
+                    None
+                }
+                Some(a) if !a.is_enabled => {
+                    errs.push(FieldError::new(
+                        "agentId",
+                        format!("agent {id} is disabled"),
+                    ));
+                    None
+                }
+                Some(_) => Some(id),
+            },
+            _ => {
+                errs.push(FieldError::new("agentId", "must be a UUID string"));
+                None
+            }
+        },
+    };
+    let endpoint = match obj.get("endpoint") {
+        None | Some(Value::Null) => {
+            errs.push(FieldError::new("endpoint", "is required"));
+            None
+        }
+        Some(Value::String(s)) => Endpoint::parse(s)
+            .map_err(|e| errs.push(FieldError::new("endpoint", e.to_string())))
+            .ok(),
+        Some(_) => {
+            errs.push(FieldError::new("endpoint", "must be a string"));
+            None
+        }
+    };
+    let priority = match obj.get("priority") {
+        None | Some(Value::Null) => Some(Priority::DEFAULT),
+        Some(v) => match v.as_i64() {
+            Some(n) => Priority::try_new(n)
+                .map_err(|r| errs.push(FieldError::new("priority", r)))
+                .ok(),
+            None => {
+                errs.push(FieldError::new(
+                    "priority",
+                    "must be an integer from 0 to 10",
+                ));
+                None
+            }
+        },
+    };
+    let deadline = match obj.get("deadline") {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
+            Ok(d) if d.to_utc() <= now => {
+                errs.push(FieldError::new("deadline", format!("{s} is in the past")));
+                None
+            }
+            Ok(d) => Some(Some(d.to_utc())),
+            Err(e) => {
+                errs.push(FieldError::new(
+                    "deadline",
+                    format!(
+                        "must be RFC 3339 with an offset, like 2025-10-20T17:00:00-05:00 ({e})"
+                    ),
+                ));
+                None
+            }
+        },
+        Some(_) => {
+            errs.push(FieldError::new("deadline", "must be an RFC 3339 string"));
+            None
+        }
+    };
+    let timezone = match obj.get("timezone") {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::String(s)) if s.parse::<chrono_tz::Tz>().is_ok() => Some(Some(s.clone())),
+        Some(v) => {
+            errs.push(FieldError::new(
+                "timezone",
+                format!("unknown IANA time zone {v}"),
+            ));
+            None
+        }
+    };
+    let additional_data = match obj.get("additionalData") {
+        None | Some(Value::Null) => Some(Value::Object(Map::new())),
+        Some(v @ Value::Object(_)) => {
+            let size = v.to_string().len();
+            if size > MAX_ADDITIONAL_DATA_BYTES {
+                errs.push(FieldError::new(
+                    "additionalData",
+                    format!("is {size} bytes; the limit is {MAX_ADDITIONAL_DATA_BYTES}"),
+                ));
+                None
+            } else {
+                Some(v.clone())
+            }
+        }
+        Some(_) => {
+            errs.push(FieldError::new("additionalData", "must be a JSON object"));
+            None
+        }
+    };
+    match (
+        agent_id,
+        endpoint,
+        priority,
+        deadline,
+        timezone,
+        additional_data,
+    ) {
+        (
+            Some(agent_id),
+            Some(endpoint),
+            Some(priority),
+            Some(deadline),
+            Some(timezone),
+            Some(additional_data),
+        ) if errs.is_empty() => Ok(CallRequest {
+            agent_id,
+            endpoint,
+            priority,
+            deadline,
+            timezone,
+            additional_data,
+        }),
+        _ => Err(errs),
+    }
+}
+
+const AGENT_FIELDS: [&str; 10] = [
+    "id",
+    "name",
+    "isEnabled",
+    "timezone",
+    "maxConcurrentCalls",
+    "callerId",
+    "trunk",
+    "ringTimeoutSeconds",
+    "maxCallDurationSeconds",
+    "weight",
+];
+
+/// Build an agent from a create (`base` = None) or patch (`base` = the
+/// stored agent) body. Type errors are reported per field; the caller runs
+/// `Agent::validate` on the result.
+pub fn agent_body(
+    body: &Value,
+    base: Option<&Agent>,
+    new_id: AgentId,
+) -> Result<Agent, Vec<FieldError>> {
+    let Some(obj) = body.as_object() else {
+        return Err(vec![FieldError::new("body", "must be a JSON object")]);
+    };
+    let mut errs = Vec::new();
+    for key in obj.keys() {
+        if !AGENT_FIELDS.contains(&key.as_str()) {
+            errs.push(FieldError::new(key.clone(), "unknown field"));
+        }
+    }
+    if obj.contains_key("id") && base.is_some() {
+        errs.push(FieldError::new("id", "cannot be changed"));
+    }
+    let mut a = base.cloned().unwrap_or(Agent {
+        id: new_id,
+        name: String::new(),
+        is_enabled: true,
+        timezone: String::new(),
+        max_concurrent_calls: 1,
+        caller_id: String::new(),
+        trunk: String::new(),
+        ring_timeout_seconds: DEFAULT_RING_TIMEOUT_SECONDS,
+        max_call_duration_seconds: DEFAULT_MAX_CALL_DURATION_SECONDS,
+        weight: 1,
+    });
+    let required = base.is_none();
+    let mut text = |key: &str, slot: &mut String| match obj.get(key) {
+        Some(Value::String(s)) => *slot = s.clone(),
+        None if !required => {}
+        None => errs.push(FieldError::new(key, "is required")),
+        Some(_) => errs.push(FieldError::new(key, "must be a string")),
+    };
+    text("name", &mut a.name);
+    text("timezone", &mut a.timezone);
+    text("callerId", &mut a.caller_id);
+    text("trunk", &mut a.trunk);
+    let mut number = |key: &str, slot: &mut u32, needed: bool| match obj.get(key) {
+        Some(v) => match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
+            Some(n) => *slot = n,
+            None => errs.push(FieldError::new(key, "must be a non-negative integer")),
+        },
+        None if needed => errs.push(FieldError::new(key, "is required")),
+        None => {}
+    };
+    number("maxConcurrentCalls", &mut a.max_concurrent_calls, required);
+    number("ringTimeoutSeconds", &mut a.ring_timeout_seconds, false);
+    number(
+        "maxCallDurationSeconds",
+        &mut a.max_call_duration_seconds,
+        false,
+    );
+    number("weight", &mut a.weight, false);
+    match obj.get("isEnabled") {
+        Some(Value::Bool(b)) => a.is_enabled = *b,
+        None => {}
+        Some(_) => errs.push(FieldError::new("isEnabled", "must be true or false")),
+    }
+    if errs.is_empty() {
+        Ok(a)
+    } else {
+        Err(errs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use uuid::Uuid;
+
+    fn agent(enabled: bool) -> Agent {
+        let mut a = agent_body(
+            &json!({"name": "a", "timezone": "UTC", "maxConcurrentCalls": 1, "callerId": "+15550001111", "trunk": "t"}),
+            None,
+            AgentId(Uuid::from_u128(1)),
+        )
+        .unwrap();
+        a.is_enabled = enabled;
+        a
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-01-01T12:00:00Z")
+            .unwrap()
+            .to_utc()
+    }
+
+    fn check(item: Value) -> Result<CallRequest, Vec<FieldError>> {
+        call_request(&item, None, now(), |id| match id.0.as_u128() {
+            1 => Some(agent(true)),
+            2 => Some(agent(false)),
+            _ => None,
+        })
+    }
+
+    const A1: &str = "00000000-0000-0000-0000-000000000001";
+    const A2: &str = "00000000-0000-0000-0000-000000000002";
+
+    fn fields(r: Result<CallRequest, Vec<FieldError>>) -> Vec<String> {
+        r.unwrap_err().into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn a_full_request_is_accepted() {
+        let r = check(
+            json!({"agentId": A1, "endpoint": "+1 (555) 123-4567", "priority": 8,
+            "deadline": "2026-01-01T17:00:00-05:00", "timezone": "America/New_York",
+            "additionalData": {"customerId": "123"}}),
+        )
+        .unwrap();
+        assert_eq!(r.endpoint.as_str(), "+15551234567");
+        assert_eq!(r.priority.get(), 8);
+        assert_eq!(
+            r.deadline.unwrap().to_rfc3339(),
+            "2026-01-01T22:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let r = check(json!({"agentId": A1, "endpoint": "sip:bob@example.com"})).unwrap();
+        assert_eq!(r.priority, Priority::DEFAULT);
+        assert_eq!(r.additional_data, json!({}));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        assert_eq!(
+            fields(check(json!({"endpoint": "+15551234567"}))),
+            ["agentId"]
+        );
+        assert_eq!(
+            fields(check(json!({"agentId": A2, "endpoint": "+15551234567"}))),
+            ["agentId"]
+        );
+        assert_eq!(
+            fields(check(
+                json!({"agentId": "nope", "endpoint": "+15551234567"})
+            )),
+            ["agentId"]
+        );
+        assert_eq!(
+            fields(check(json!({"agentId": A1, "endpoint": "12345"}))),
+            ["endpoint"]
+        );
+        for p in [json!(11), json!(-1), json!("high"), json!(2.5)] {
+            assert_eq!(
+                fields(check(
+                    json!({"agentId": A1, "endpoint": "+15551234567", "priority": p})
+                )),
+                ["priority"]
+            );
+        }
+        assert_eq!(
+            fields(check(
+                json!({"agentId": A1, "endpoint": "+15551234567", "deadline": "2025-01-01T00:00:00Z"})
+            )),
+            ["deadline"]
+        );
+        assert_eq!(
+            fields(check(
+                json!({"agentId": A1, "endpoint": "+15551234567", "deadline": "tomorrow"})
+            )),
+            ["deadline"]
+        );
+        assert_eq!(
+            fields(check(
+                json!({"agentId": A1, "endpoint": "+15551234567", "additionalData": [1]})
+            )),
+            ["additionalData"]
+        );
+        let big = "x".repeat(MAX_ADDITIONAL_DATA_BYTES);
+        assert_eq!(
+            fields(check(
+                json!({"agentId": A1, "endpoint": "+15551234567", "additionalData": {"b": big}})
+            )),
+            ["additionalData"]
+        );
+        assert_eq!(
+            fields(check(
+                json!({"agentId": A1, "endpoint": "+15551234567", "timezone": "Mars/Base"})
+            )),
+            ["timezone"]
+        );
+        assert_eq!(
+            fields(check(
+                json!({"agentId": A1, "endpoint": "+15551234567", "color": 1})
+            )),
+            ["color"]
+        );
+    }
+
+    #[test]
+    fn bulk_default_agent_applies() {
+        let r = call_request(
+            &json!({"endpoint": "+15551234567"}),
+            Some(&json!(A1)),
+            now(),
+            |_| Some(agent(true)),
+        );
+        assert_eq!(r.unwrap().agent_id.0.as_u128(), 1);
+    }
+
+    #[test]
+    fn agent_patch_keeps_other_fields() {
+        let base = agent(true);
+        let a = agent_body(
+            &json!({"name": "renamed", "isEnabled": false}),
+            Some(&base),
+            base.id,
+        )
+        .unwrap();
+        assert_eq!(a.name, "renamed");
+        assert!(!a.is_enabled);
+        assert_eq!(a.caller_id, base.caller_id);
+        let errs =
+            agent_body(&json!({"maxConcurrentCalls": "ten"}), Some(&base), base.id).unwrap_err();
+        assert_eq!(errs[0].field, "maxConcurrentCalls");
+    }
+}

@@ -1,0 +1,385 @@
+//! Configuration: the TOML file, `OUTDIAL_` environment overrides, and the
+//! checks that stop start-up with a message naming the bad key.
+
+use crate::domain::agent::{DEFAULT_MAX_CALL_DURATION_SECONDS, DEFAULT_RING_TIMEOUT_SECONDS};
+use crate::domain::{Agent, AgentId};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("config key `{key}`: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub api: ApiConfig,
+    pub store: StoreConfig,
+    pub sip: SipConfig,
+    #[serde(default)]
+    pub sandbox: SandboxConfig,
+    #[serde(default)]
+    pub scheduler: SchedulerConfig,
+    #[serde(default)]
+    pub trunks: Vec<TrunkConfig>,
+    #[serde(default)]
+    pub agents: Vec<AgentConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Address of the REST API and dashboard.
+    pub listen: SocketAddr,
+    /// HTTP worker threads; 0 means one per core.
+    #[serde(default)]
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://path/to/file.db` (relative to the working directory) or
+    /// `sqlite:///absolute/path.db`.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipConfig {
+    /// UDP address the engine sends from and receives on.
+    pub listen: SocketAddr,
+    /// Address written in Via and Contact when it differs from `listen`
+    /// (behind NAT); defaults to `listen`.
+    #[serde(default)]
+    pub public_addr: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// Run the built-in try-it carrier on loopback.
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    /// How long an answered sandbox call stays up before the sandbox hangs up.
+    #[serde(default = "default_sandbox_hold")]
+    pub hold_seconds: u64,
+}
+
+fn default_sandbox_hold() -> u64 {
+    5
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            enabled: false,
+            listen: "127.0.0.1:5090".parse().expect("literal address"),
+            hold_seconds: default_sandbox_hold(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerConfig {
+    /// Accept and store calls but dial none (maintenance, tests).
+    #[serde(default)]
+    pub paused: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkConfig {
+    pub name: String,
+    /// `sip:host:port` of the carrier's SIP edge.
+    pub uri: String,
+    /// Concurrent calls the trunk accepts.
+    #[serde(default = "default_channels")]
+    pub max_channels: u32,
+}
+
+fn default_channels() -> u32 {
+    100_000
+}
+
+/// An agent declared in the config file; upserted into the store at start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    pub id: String,
+    pub name: String,
+    #[serde(default = "default_true")]
+    pub is_enabled: bool,
+    pub timezone: String,
+    pub max_concurrent_calls: u32,
+    pub caller_id: String,
+    pub trunk: String,
+    #[serde(default = "default_ring")]
+    pub ring_timeout_seconds: u32,
+    #[serde(default = "default_duration")]
+    pub max_call_duration_seconds: u32,
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_ring() -> u32 {
+    DEFAULT_RING_TIMEOUT_SECONDS
+}
+fn default_duration() -> u32 {
+    DEFAULT_MAX_CALL_DURATION_SECONDS
+}
+fn default_weight() -> u32 {
+    1
+}
+
+/// A trunk's SIP target, parsed from its `uri`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrunkTarget {
+    /// `host:port` as written, used in Request-URIs.
+    pub host_port: String,
+    pub addr: SocketAddr,
+}
+
+impl TrunkConfig {
+    /// Resolve `uri` (`sip:host[:port]`, default port 5060) to an address.
+    pub fn target(&self) -> Result<TrunkTarget, String> {
+        let rest = self
+            .uri
+            .strip_prefix("sip:")
+            .ok_or_else(|| format!("{:?} must start with sip:", self.uri))?;
+        let rest = rest.split(';').next().unwrap_or("");
+        let host_port = rest.rsplit('@').next().unwrap_or("").to_string();
+        if host_port.is_empty() {
+            return Err(format!("{:?} has no host", self.uri));
+        }
+        let with_port = if host_port.contains(':') {
+            host_port.clone()
+        } else {
+            format!("{host_port}:5060")
+        };
+        let addr = std::net::ToSocketAddrs::to_socket_addrs(&with_port)
+            .map_err(|e| format!("cannot resolve {with_port}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{with_port} resolves to no address"))?;
+        Ok(TrunkTarget { host_port, addr })
+    }
+}
+
+impl AgentConfig {
+    fn to_agent(&self) -> Result<Agent, String> {
+        let id: AgentId = self
+            .id
+            .parse()
+            .map_err(|e| format!("id is not a UUID: {e}"))?;
+        Ok(Agent {
+            id,
+            name: self.name.clone(),
+            is_enabled: self.is_enabled,
+            timezone: self.timezone.clone(),
+            max_concurrent_calls: self.max_concurrent_calls,
+            caller_id: self.caller_id.clone(),
+            trunk: self.trunk.clone(),
+            ring_timeout_seconds: self.ring_timeout_seconds,
+            max_call_duration_seconds: self.max_call_duration_seconds,
+            weight: self.weight,
+        })
+    }
+}
+
+/// Environment variables that override single keys, for scripts and
+/// containers: `OUTDIAL_API_LISTEN`, `OUTDIAL_STORE_URL`, `OUTDIAL_SIP_LISTEN`.
+const ENV_OVERRIDES: [(&str, &str, &str); 3] = [
+    ("OUTDIAL_API_LISTEN", "api", "listen"),
+    ("OUTDIAL_STORE_URL", "store", "url"),
+    ("OUTDIAL_SIP_LISTEN", "sip", "listen"),
+];
+
+impl Config {
+    /// Read, apply environment overrides, and validate.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Config::parse(&text, &env).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.display().to_string(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parse TOML text with the given environment (pure, for tests).
+    pub fn parse(text: &str, env: &[(String, String)]) -> Result<Config, ConfigError> {
+        let parse_err = |message: String| ConfigError::Parse {
+            path: String::new(),
+            message,
+        };
+        let mut value: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| parse_err(e.to_string()))?;
+        for (var, table, key) in ENV_OVERRIDES {
+            if let Some((_, v)) = env.iter().find(|(k, _)| k == var) {
+                let t = value
+                    .entry(table)
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                if let toml::Value::Table(t) = t {
+                    t.insert(key.to_string(), toml::Value::String(v.clone()));
+                }
+            }
+        }
+        let config: Config = value
+            .try_into()
+            .map_err(|e: toml::de::Error| parse_err(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !self.store.url.starts_with("sqlite://") {
+            return Err(invalid("store.url", "only sqlite:// URLs are supported"));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, t) in self.trunks.iter().enumerate() {
+            if t.name.is_empty() || !names.insert(t.name.as_str()) {
+                return Err(invalid(
+                    format!("trunks[{i}].name"),
+                    "must be non-empty and unique",
+                ));
+            }
+            t.target()
+                .map_err(|r| invalid(format!("trunks[{i}].uri"), r))?;
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (i, a) in self.agents.iter().enumerate() {
+            let agent = a
+                .to_agent()
+                .map_err(|r| invalid(format!("agents[{i}].id"), r))?;
+            if !ids.insert(agent.id) {
+                return Err(invalid(format!("agents[{i}].id"), "duplicate agent id"));
+            }
+            agent.validate(|t| names.contains(t)).map_err(|errs| {
+                let e = &errs[0];
+                invalid(format!("agents[{i}].{}", snake(&e.field)), e.reason.clone())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Agents declared in the file, validated.
+    pub fn agents(&self) -> Vec<Agent> {
+        self.agents
+            .iter()
+            .filter_map(|a| a.to_agent().ok())
+            .collect()
+    }
+
+    pub fn trunk(&self, name: &str) -> Option<&TrunkConfig> {
+        self.trunks.iter().find(|t| t.name == name)
+    }
+}
+
+/// `maxConcurrentCalls` -> `max_concurrent_calls`, to name config keys.
+fn snake(camel: &str) -> String {
+    let mut out = String::new();
+    for c in camel.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+[api]
+listen = "127.0.0.1:8080"
+[store]
+url = "sqlite://data/outdial.db"
+[sip]
+listen = "127.0.0.1:5060"
+[[trunks]]
+name = "main"
+uri = "sip:127.0.0.1:5090"
+"#;
+
+    fn err(text: &str) -> String {
+        Config::parse(text, &[]).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_default_config_file_loads() {
+        let text = include_str!("../config/outdial.toml");
+        let c = Config::parse(text, &[]).expect("default config is valid");
+        assert_eq!(c.api.listen.to_string(), "127.0.0.1:8080");
+        assert!(c.sandbox.enabled);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = err(&format!("{BASE}\n[api2]\nx = 1\n"));
+        assert!(e.contains("api2"), "{e}");
+        let e = err(&BASE.replace(
+            "listen = \"127.0.0.1:5060\"",
+            "listen = \"127.0.0.1:5060\"\nlisten_port = 1",
+        ));
+        assert!(e.contains("listen_port"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = err(&BASE.replace("127.0.0.1:8080", "nowhere"));
+        assert!(e.contains("listen"), "{e}");
+        let e = err(&BASE.replace("sip:127.0.0.1:5090", "http://x"));
+        assert!(e.contains("trunks[0].uri"), "{e}");
+    }
+
+    #[test]
+    fn an_agent_with_a_missing_trunk_is_named() {
+        let text = format!(
+            "{BASE}\n[[agents]]\nid = \"2f1c0a4e-7d3b-4c8e-9a51-0b6f2d9e8c11\"\nname = \"a\"\n\
+             timezone = \"UTC\"\nmax_concurrent_calls = 1\ncaller_id = \"+15550001111\"\ntrunk = \"other\"\n"
+        );
+        let e = err(&text);
+        assert!(e.contains("agents[0].trunk"), "{e}");
+    }
+
+    #[test]
+    fn environment_overrides_keys() {
+        let env = vec![(
+            "OUTDIAL_API_LISTEN".to_string(),
+            "127.0.0.1:9999".to_string(),
+        )];
+        let c = Config::parse(BASE, &env).unwrap();
+        assert_eq!(c.api.listen.port(), 9999);
+    }
+}

@@ -1,0 +1,113 @@
+//! How an attempt ended, normalised so an operator can act on it.
+
+use serde::{Deserialize, Serialize};
+
+/// Normalised cause of an attempt's end. The SIP code and reason phrase are
+/// kept beside it on the attempt; this is the part policies key on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// The callee answered (2xx); the call ended normally.
+    Answered,
+    /// 486 Busy Here, 600 Busy Everywhere.
+    Busy,
+    /// Ring timeout (our CANCEL), 480, 408 from the far end.
+    NoAnswer,
+    /// 603 Decline, 403 and other 4xx refusals.
+    Rejected,
+    /// 404, 484, 604: the number does not exist.
+    NotFound,
+    /// The carrier asked us to slow down (429, 503 with Retry-After).
+    Throttled,
+    /// Transaction timeout (Timer B), transport errors, 5xx.
+    NetworkError,
+    /// 401/407 we could not answer.
+    AuthFailed,
+    /// Canceled by the API before dialing.
+    Canceled,
+    /// The deadline passed before the call could be dialed.
+    DeadlineMissed,
+    /// The engine stopped while this attempt was in flight; what the far
+    /// end saw is unknown. The attempt is never re-sent blindly.
+    Interrupted,
+}
+
+impl Cause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Answered => "answered",
+            Cause::Busy => "busy",
+            Cause::NoAnswer => "no_answer",
+            Cause::Rejected => "rejected",
+            Cause::NotFound => "not_found",
+            Cause::Throttled => "throttled",
+            Cause::NetworkError => "network_error",
+            Cause::AuthFailed => "auth_failed",
+            Cause::Canceled => "canceled",
+            Cause::DeadlineMissed => "deadline_missed",
+            Cause::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Cause> {
+        ALL.iter().copied().find(|c| c.as_str() == s)
+    }
+
+    /// Classify a final SIP response (RFC 3261 section 21). `retry_after`
+    /// says whether the response carried a Retry-After header.
+    pub fn from_sip_final(code: u16, retry_after: bool) -> Cause {
+        match code {
+            200..=299 => Cause::Answered,
+            486 | 600 => Cause::Busy,
+            408 | 480 | 487 => Cause::NoAnswer,
+            404 | 484 | 604 => Cause::NotFound,
+            401 | 407 => Cause::AuthFailed,
+            429 => Cause::Throttled,
+            503 if retry_after => Cause::Throttled,
+            500..=599 => Cause::NetworkError,
+            _ => Cause::Rejected,
+        }
+    }
+}
+
+const ALL: [Cause; 11] = [
+    Cause::Answered,
+    Cause::Busy,
+    Cause::NoAnswer,
+    Cause::Rejected,
+    Cause::NotFound,
+    Cause::Throttled,
+    Cause::NetworkError,
+    Cause::AuthFailed,
+    Cause::Canceled,
+    Cause::DeadlineMissed,
+    Cause::Interrupted,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_final_responses() {
+        assert_eq!(Cause::from_sip_final(200, false), Cause::Answered);
+        assert_eq!(Cause::from_sip_final(486, false), Cause::Busy);
+        assert_eq!(Cause::from_sip_final(600, false), Cause::Busy);
+        assert_eq!(Cause::from_sip_final(404, false), Cause::NotFound);
+        assert_eq!(Cause::from_sip_final(484, false), Cause::NotFound);
+        assert_eq!(Cause::from_sip_final(487, false), Cause::NoAnswer);
+        assert_eq!(Cause::from_sip_final(480, false), Cause::NoAnswer);
+        assert_eq!(Cause::from_sip_final(503, false), Cause::NetworkError);
+        assert_eq!(Cause::from_sip_final(503, true), Cause::Throttled);
+        assert_eq!(Cause::from_sip_final(603, false), Cause::Rejected);
+        assert_eq!(Cause::from_sip_final(403, false), Cause::Rejected);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for c in ALL {
+            assert_eq!(Cause::parse(c.as_str()), Some(c));
+        }
+        assert_eq!(Cause::parse("nope"), None);
+    }
+}

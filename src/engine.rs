@@ -1,0 +1,269 @@
+//! Wiring: open the store, bind SIP, start the sandbox, the actors and the
+//! HTTP server, and pick up what a previous run left unfinished.
+
+use crate::actors::agent::QueuedCall;
+use crate::actors::scheduler::{Schedule, UpsertAgent};
+use crate::actors::{Scheduler, Services, Trunk};
+use crate::api::{self, AppState};
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::domain::{Agent, AgentId, Attempt, Call, CallEvent, CallStatus, Cause};
+use crate::events::EventBus;
+use crate::sip::leg::{Leg, LegIds};
+use crate::sip::sandbox::Sandbox;
+use crate::sip::transaction::Timers;
+use crate::sip::Transport;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{Change, Store, StoreError};
+use actix::{Actor, Addr};
+use actix_web::{web, App, HttpServer};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot open the store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot bind {what} on {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+fn bind_err(what: &'static str, addr: impl ToString) -> impl FnOnce(std::io::Error) -> EngineError {
+    move |source| EngineError::Bind {
+        what,
+        addr: addr.to_string(),
+        source,
+    }
+}
+
+/// Run the engine until the HTTP server stops (Ctrl-C or SIGTERM).
+pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_url(&config.store.url)?);
+    let transport = Transport::bind(config.sip.listen, config.sip.public_addr)
+        .map_err(bind_err("SIP", config.sip.listen))?;
+    transport.spawn_receiver();
+    tracing::info!(addr = %transport.advertised(), "SIP transport listening (UDP)");
+    if config.sandbox.enabled {
+        Sandbox::start(
+            config.sandbox.listen,
+            Duration::from_secs(config.sandbox.hold_seconds),
+        )
+        .await
+        .map_err(bind_err("the sandbox carrier", config.sandbox.listen))?;
+    }
+    let trunks: HashMap<String, Trunk> = config
+        .trunks
+        .iter()
+        .filter_map(|t| {
+            let target = t.target().ok()?;
+            let timers = Timers::default();
+            Some((
+                t.name.clone(),
+                Trunk {
+                    name: t.name.clone(),
+                    target,
+                    max_channels: t.max_channels,
+                    timers,
+                },
+            ))
+        })
+        .collect();
+    let bus = EventBus::new(65_536);
+    let services = Services {
+        store: store.clone(),
+        bus: bus.clone(),
+        clock: clock.clone(),
+        transport: transport.clone(),
+        trunks: Arc::new(trunks),
+    };
+    let scheduler = Scheduler::new(services.clone(), config.scheduler.paused).start();
+
+    for agent in config.agents() {
+        store.put_agent(&agent).await?;
+    }
+    let agents: HashMap<AgentId, Agent> = store
+        .list_agents()
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a))
+        .collect();
+    for agent in agents.values() {
+        scheduler.do_send(UpsertAgent(agent.clone()));
+    }
+    recover(&services, &scheduler, &agents).await?;
+
+    let state = AppState {
+        store,
+        scheduler,
+        clock,
+        bus,
+        agents: Arc::new(RwLock::new(agents)),
+        trunk_names: Arc::new(
+            config
+                .trunks
+                .iter()
+                .map(|t| t.name.clone())
+                .collect::<HashSet<_>>(),
+        ),
+    };
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(state.clone()))
+            .app_data(web::PayloadConfig::new(api::MAX_BODY_BYTES))
+            .configure(api::configure)
+    });
+    if config.api.workers > 0 {
+        server = server.workers(config.api.workers);
+    }
+    let server = server
+        .bind(config.api.listen)
+        .map_err(bind_err("the API", config.api.listen))?;
+    tracing::info!(addr = %config.api.listen, "REST API listening");
+    server
+        .run()
+        .await
+        .map_err(bind_err("the API", config.api.listen))
+}
+
+/// Pick up unfinished calls after a stop or crash (invariants 1 and 3):
+/// queued calls are queued again; a Pending call never sent its INVITE (the
+/// attempt is stored as InProgress before sending), so it is queued again;
+/// an InProgress attempt may have reached the carrier, so it is never sent
+/// again: it is ended with CANCEL or BYE from its stored identifiers and
+/// recorded as `interrupted`.
+async fn recover(
+    services: &Services,
+    scheduler: &Addr<Scheduler>,
+    agents: &HashMap<AgentId, Agent>,
+) -> Result<(), StoreError> {
+    let now = services.clock.now();
+    let mut requeue: HashMap<AgentId, Vec<QueuedCall>> = HashMap::new();
+    let (mut queued, mut interrupted) = (0usize, 0usize);
+    for (call, attempt) in services.store.unfinished_calls().await? {
+        let attempts = attempt.as_ref().map_or(0, |a| a.number);
+        match call.status {
+            CallStatus::Created | CallStatus::Queued => {}
+            CallStatus::Pending => {
+                let ev = event(
+                    &call,
+                    "call.queued",
+                    CallStatus::Queued,
+                    "queued again after a restart",
+                    now,
+                );
+                let change = Change {
+                    call_id: call.id,
+                    expect: vec![CallStatus::Pending],
+                    status: Some(CallStatus::Queued),
+                    cause: None,
+                    attempt: None,
+                    event: Some(ev),
+                    at: now,
+                };
+                if !services.record(change).await? {
+                    continue;
+                }
+            }
+            CallStatus::InProgress => {
+                if let Some(a) = attempt {
+                    end_interrupted(services, agents.get(&call.agent_id), &call, a).await?;
+                    interrupted += 1;
+                }
+                continue;
+            }
+            _ => continue,
+        }
+        queued += 1;
+        requeue.entry(call.agent_id).or_default().push(QueuedCall {
+            id: call.id,
+            endpoint: call.endpoint.clone(),
+            priority: call.priority,
+            deadline: call.deadline,
+            attempts,
+        });
+    }
+    for (agent, calls) in requeue {
+        scheduler.do_send(Schedule { agent, calls });
+    }
+    if queued + interrupted > 0 {
+        tracing::info!(queued, interrupted, "recovered unfinished calls");
+    }
+    Ok(())
+}
+
+fn event(
+    call: &Call,
+    name: &'static str,
+    status: CallStatus,
+    detail: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> CallEvent {
+    CallEvent {
+        call_id: call.id,
+        agent_id: call.agent_id,
+        event: name,
+        status,
+        at,
+        detail: Some(detail.into()),
+    }
+}
+
+async fn end_interrupted(
+    services: &Services,
+    agent: Option<&Agent>,
+    call: &Call,
+    mut attempt: Attempt,
+) -> Result<(), StoreError> {
+    let now = services.clock.now();
+    if let (Some(agent), Some(trunk)) = (agent, services.trunks.get(&attempt.trunk)) {
+        let ids = LegIds {
+            call_id: attempt.sip_call_id.clone(),
+            from_tag: attempt.from_tag.clone(),
+            branch: attempt.branch.clone(),
+            cseq: attempt.cseq,
+        };
+        let mut leg = Leg::new(
+            ids,
+            services.transport.advertised().to_string(),
+            agent.caller_id.clone(),
+            attempt.request_uri.clone(),
+        );
+        let bytes = if attempt.to_tag.is_some() {
+            leg.to_tag = attempt.to_tag.clone();
+            leg.remote_target = attempt.remote_target.clone();
+            leg.bye().map(|(b, _)| b)
+        } else {
+            leg.cancel()
+        };
+        match bytes {
+            Ok(b) => services.transport.send(b, trunk.target.addr),
+            Err(e) => tracing::warn!(call = %call.id, error = %e, "cannot end interrupted attempt"),
+        }
+    }
+    attempt.ended_at = Some(now);
+    attempt.cause = Some(Cause::Interrupted);
+    let ev = event(
+        call,
+        "call.failed",
+        CallStatus::Failed,
+        "interrupted: the engine stopped during this attempt",
+        now,
+    );
+    services
+        .record(Change {
+            call_id: call.id,
+            expect: vec![CallStatus::InProgress],
+            status: Some(CallStatus::Failed),
+            cause: Some(Cause::Interrupted),
+            attempt: Some(attempt),
+            event: Some(ev),
+            at: now,
+        })
+        .await
+        .map(|_| ())
+}

@@ -1,0 +1,23 @@
+//! outdial: an outbound call engine.
+//!
+//! Crate map (see ARCHITECTURE.md for the whole picture):
+//! - [`domain`]: pure types and rules (calls, agents, endpoints, outcomes).
+//! - [`scheduler`]: pure DWRR over agents and priority classes within one.
+//! - [`sip`]: the rsip adapter, sans-IO transactions, the UDP transport and
+//!   the sandbox carrier.
+//! - [`store`]: the `Store` trait and its SQLite implementation.
+//! - [`actors`]: thin actix shells: Scheduler, AgentActor, CallActor.
+//! - [`api`]: the REST API (actix-web), errors as `application/problem+json`.
+//! - [`events`]: the in-process event bus.
+//! - [`config`], [`clock`]: configuration and the only reader of real time.
+
+pub mod actors;
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod engine;
+pub mod events;
+pub mod scheduler;
+pub mod sip;
+pub mod store;

@@ -1,0 +1,14 @@
+//! Pure scheduling cores: who gets the next dial slot.
+//!
+//! - [`dwrr::Dwrr`]: deficit weighted round robin over agents, sharing the
+//!   node's capacity (trunk channels) by weight.
+//! - [`queue::AgentQueue`]: one agent's waiting calls, served by priority
+//!   class with deficit round robin so bulk work is never starved.
+//!
+//! No I/O and no clock reads here; the actors in `actors/` drive these.
+
+pub mod dwrr;
+pub mod queue;
+
+pub use dwrr::Dwrr;
+pub use queue::{AgentQueue, PriorityClass};

@@ -1,0 +1,103 @@
+//! Durable storage of agents, calls, attempts and call history.
+//!
+//! `Store` is free of SQL so that a Redis implementation can stand beside the
+//! embedded SQLite one. Every status change is a compare-and-set (`Change`
+//! with `expect`), so a cancel racing a dial is decided by the store, once.
+
+pub mod sqlite;
+
+use crate::domain::{Agent, AgentId, Attempt, Call, CallEvent, CallId, CallStatus, Cause};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("store query failed: {0}")]
+    Query(#[from] rusqlite::Error),
+    #[error("stored record {id} is corrupt: {reason}")]
+    Corrupt { id: String, reason: String },
+}
+
+/// One atomic write about one call. Applied in order of submission; with
+/// `expect` non-empty it is a compare-and-set on the call's status and the
+/// whole change (status, attempt, event) is applied only if it matches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub call_id: CallId,
+    /// Apply only if the call's current status is one of these; empty means
+    /// unconditionally (used for attempt updates that keep the status).
+    pub expect: Vec<CallStatus>,
+    /// The new status, or `None` to keep it.
+    pub status: Option<CallStatus>,
+    /// Set the call's cause (only when `Some`).
+    pub cause: Option<Cause>,
+    /// Insert or replace this attempt (keyed by call id and number).
+    pub attempt: Option<Attempt>,
+    /// Append this event to the call's history.
+    pub event: Option<CallEvent>,
+    /// Becomes the call's `updated_at`.
+    pub at: DateTime<Utc>,
+}
+
+/// A call with everything known about it, for `GET /calls/{id}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallDetail {
+    pub call: Call,
+    pub attempts: Vec<Attempt>,
+    pub history: Vec<CallEvent>,
+}
+
+/// Filter for the queue list. Results are in id order (creation order).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallQuery {
+    /// Any of these statuses; empty means all.
+    pub statuses: Vec<CallStatus>,
+    pub agent: Option<AgentId>,
+    /// Matches a call id exactly, or a substring of the endpoint.
+    pub search: Option<String>,
+    /// Only calls with an id greater than this (the cursor).
+    pub after: Option<CallId>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallPage {
+    pub calls: Vec<Call>,
+    /// Pass as `after` to get the next page; `None` on the last page.
+    pub next: Option<CallId>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Insert or replace an agent.
+    async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError>;
+    /// Delete an agent; false when there was none.
+    async fn delete_agent(&self, id: AgentId) -> Result<bool, StoreError>;
+    async fn get_agent(&self, id: AgentId) -> Result<Option<Agent>, StoreError>;
+    async fn list_agents(&self) -> Result<Vec<Agent>, StoreError>;
+
+    /// Insert new calls and their first events in one transaction: all or
+    /// nothing, durable when this returns.
+    async fn insert_calls(
+        &self,
+        calls: Vec<Call>,
+        events: Vec<CallEvent>,
+    ) -> Result<(), StoreError>;
+    /// Apply one change; durable when this returns. Returns whether it was
+    /// applied (false: the call is missing or `expect` did not match).
+    async fn apply(&self, change: Change) -> Result<bool, StoreError>;
+
+    async fn get_call(&self, id: CallId) -> Result<Option<CallDetail>, StoreError>;
+    async fn list_calls(&self, query: &CallQuery) -> Result<CallPage, StoreError>;
+    /// Count of calls in each status (all seven, zeros included), for one
+    /// agent or all.
+    async fn status_counts(
+        &self,
+        agent: Option<AgentId>,
+    ) -> Result<Vec<(CallStatus, u64)>, StoreError>;
+    /// Calls not in a terminal status, in id order, each with its latest
+    /// attempt: what a restarting engine must pick up.
+    async fn unfinished_calls(&self) -> Result<Vec<(Call, Option<Attempt>)>, StoreError>;
+}
