@@ -258,17 +258,14 @@ impl CallActor {
                         self.on_invite_response(code, r, ctx);
                     }
                 }
+                // Timer B runs only until a provisional response: the trunk
+                // never answered at all (RFC 3261 17.1.1.2).
                 Action::Timeout => {
-                    let cause = if self.phase == Phase::Canceling {
-                        Cause::NoAnswer
-                    } else {
-                        Cause::NetworkError
-                    };
                     self.finish(
                         CallStatus::Failed,
-                        cause,
+                        Cause::NetworkError,
                         Some(408),
-                        "Request Timeout (no response)".into(),
+                        "Request Timeout (no response from the trunk)".into(),
                         ctx,
                     );
                 }

@@ -510,4 +510,43 @@ Call-ID: c1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
         );
         assert_eq!(uri_of("sip:a@b;tag=2"), "sip:a@b");
     }
+
+    /// Truncated and bit-flipped variants of real messages must parse or be
+    /// refused, never panic (garbage on the SIP port never crashes the engine).
+    #[test]
+    fn mutated_messages_never_panic() {
+        let mut rng: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let seeds = [RESPONSE.as_bytes().to_vec(), {
+            let l = "INVITE sip:+15551234567@127.0.0.1:5070 SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 4\r\n\r\nv=0\n";
+            l.as_bytes().to_vec()
+        }];
+        for seed in &seeds {
+            for _ in 0..5_000 {
+                let mut m = seed.clone();
+                match next() % 3 {
+                    0 => m.truncate((next() as usize) % m.len()),
+                    1 => {
+                        for _ in 0..1 + next() % 8 {
+                            let i = (next() as usize) % m.len();
+                            m[i] = next() as u8;
+                        }
+                    }
+                    _ => {
+                        let i = (next() as usize) % m.len();
+                        let j = (next() as usize) % m.len();
+                        let chunk = m[i.min(j)..i.max(j)].to_vec();
+                        m.splice(i..i, chunk);
+                    }
+                }
+                let _ = parse(&m);
+            }
+        }
+    }
 }

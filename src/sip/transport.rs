@@ -136,7 +136,11 @@ impl Transport {
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return;
         }
-        let msg = match message::parse(bytes) {
+        // rsip is third-party parsing code facing the network: a panic in it
+        // must cost one datagram, not the receive loop.
+        let parsed = std::panic::catch_unwind(|| message::parse(bytes))
+            .unwrap_or_else(|_| Err(message::ParseError::Syntax("parser panicked".into())));
+        let msg = match parsed {
             Ok(m) => m,
             Err(e) => {
                 self.stats.malformed.fetch_add(1, Ordering::Relaxed);

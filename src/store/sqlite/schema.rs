@@ -1,0 +1,149 @@
+//! The schema, its migrations (keyed by `PRAGMA user_version`) and the
+//! settings each connection is opened with.
+
+use crate::store::StoreError;
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use std::path::Path;
+use std::time::Duration;
+
+/// How long a connection waits for a lock before failing. Only checkpoints
+/// and another process opening the same file contend with our one writer.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Room for the writer's statements: one per write kind plus one `apply`
+/// update per length of `expect`, so none is prepared twice.
+const STATEMENT_CACHE: usize = 64;
+
+/// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`. Append new
+/// steps; never edit a released one, since files written by older builds are
+/// brought forward by replaying the steps they lack.
+const MIGRATIONS: &[&str] = &[V1];
+
+/// Ids are hyphenated lowercase UUID text: call ids are UUIDv7, so their
+/// text order is creation order, which the queue list pages by. Times are
+/// microseconds since the Unix epoch. `call_events.agent_id` is kept so a
+/// stored event reads back exactly as it was published.
+const V1: &str = "
+CREATE TABLE agents (
+    id   TEXT PRIMARY KEY NOT NULL,
+    body TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE calls (
+    id              TEXT PRIMARY KEY NOT NULL,
+    agent_id        TEXT NOT NULL,
+    endpoint        TEXT NOT NULL,
+    priority        INTEGER NOT NULL,
+    deadline        INTEGER,
+    timezone        TEXT,
+    additional_data TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    cause           TEXT,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+) STRICT;
+CREATE INDEX calls_by_status ON calls (status, id);
+CREATE INDEX calls_by_agent_status ON calls (agent_id, status, id);
+
+CREATE TABLE attempts (
+    call_id       TEXT NOT NULL REFERENCES calls (id),
+    number        INTEGER NOT NULL,
+    trunk         TEXT NOT NULL,
+    request_uri   TEXT NOT NULL,
+    sip_call_id   TEXT NOT NULL,
+    from_tag      TEXT NOT NULL,
+    branch        TEXT NOT NULL,
+    cseq          INTEGER NOT NULL,
+    to_tag        TEXT,
+    remote_target TEXT,
+    started_at    INTEGER NOT NULL,
+    answered_at   INTEGER,
+    ended_at      INTEGER,
+    sip_code      INTEGER,
+    sip_reason    TEXT,
+    cause         TEXT,
+    talk_seconds  REAL,
+    PRIMARY KEY (call_id, number)
+) STRICT;
+
+CREATE TABLE call_events (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    call_id  TEXT NOT NULL REFERENCES calls (id),
+    agent_id TEXT NOT NULL,
+    event    TEXT NOT NULL,
+    status   TEXT NOT NULL,
+    at       INTEGER NOT NULL,
+    detail   TEXT
+) STRICT;
+CREATE INDEX call_events_by_call ON call_events (call_id);
+";
+
+fn open_failed(path: &Path, e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(format!("cannot open SQLite database {}: {e}", path.display()))
+}
+
+/// Open the one writing connection: WAL, foreign keys, and the schema
+/// brought up to date.
+pub(super) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let mut conn = Connection::open(path).map_err(|e| open_failed(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // WAL lets readers run beside the writer, and makes a commit one append
+    // to the log instead of a rewrite of the pages.
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Unavailable(format!(
+            "{} cannot use write-ahead logging (journal mode is {mode})",
+            path.display()
+        )));
+    }
+    // In WAL mode, NORMAL syncs only at checkpoints. A commit is in the OS
+    // once COMMIT returns, so it survives the process being killed (kill -9,
+    // panic, OOM); only an OS crash or power loss can lose the last commits.
+    // FULL would fsync every batch, for protection we do not need.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
+/// Open a read connection. `query_only` makes a stray write an error rather
+/// than a second writer racing the writer thread.
+pub(super) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| open_failed(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "query_only", true)?;
+    Ok(conn)
+}
+
+/// Apply the migrations the file lacks, one transaction each. The version
+/// is read inside the (immediate, so exclusive to writers) transaction, so
+/// two processes opening a new file at once do not both run a step.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let step = usize::try_from(version)
+            .ok()
+            .filter(|v| *v <= MIGRATIONS.len())
+            .ok_or_else(|| {
+                StoreError::Unavailable(format!(
+                    "{} has schema version {version}, but this build knows versions 0 to {}; \
+                     refusing to use it",
+                    path.display(),
+                    MIGRATIONS.len()
+                ))
+            })?;
+        let Some(sql) = MIGRATIONS.get(step) else {
+            return Ok(());
+        };
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (step + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(path = %path.display(), version = step + 1, "SQLite schema migrated");
+    }
+}
