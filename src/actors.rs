@@ -46,21 +46,35 @@ pub struct Services {
 impl Services {
     /// Apply a change and, when it took effect, publish its event.
     pub async fn record(&self, change: Change) -> Result<bool, StoreError> {
-        let event = change.event.clone();
-        let applied = self.store.apply(change).await?;
-        if let (true, Some(ev)) = (applied, event) {
-            self.bus.publish(ev);
-        }
-        Ok(applied)
+        self.record_queued(change).await
     }
 
-    /// Record without waiting for the result; failures are logged. Changes
-    /// are applied in submission order, so later changes still follow.
+    /// Queue the change now (so it keeps its place in order) and return a
+    /// future that publishes its event once it took effect.
+    fn record_queued(
+        &self,
+        change: Change,
+    ) -> impl std::future::Future<Output = Result<bool, StoreError>> {
+        let event = change.event.clone();
+        let applied = self.store.queue(change);
+        let bus = self.bus.clone();
+        async move {
+            let applied = applied.await?;
+            if let (true, Some(ev)) = (applied, event) {
+                bus.publish(ev);
+            }
+            Ok(applied)
+        }
+    }
+
+    /// Record without waiting for the result; failures are logged. The
+    /// change is queued before this returns, so changes recorded one after
+    /// another are applied in that order.
     pub fn record_later(&self, change: Change) {
-        let this = self.clone();
         let call = change.call_id;
+        let fut = self.record_queued(change);
         actix::spawn(async move {
-            if let Err(e) = this.record(change).await {
+            if let Err(e) = fut.await {
                 tracing::error!(%call, error = %e, "failed to record call change");
             }
         });

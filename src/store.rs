@@ -9,6 +9,7 @@ pub mod sqlite;
 use crate::domain::{Agent, AgentId, Attempt, Call, CallEvent, CallId, CallStatus, Cause};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -85,9 +86,17 @@ pub trait Store: Send + Sync + 'static {
         calls: Vec<Call>,
         events: Vec<CallEvent>,
     ) -> Result<(), StoreError>;
+    /// Queue one change now, before returning, and give back a future for
+    /// its result. Changes queued one after another are applied in that
+    /// order, whoever awaits them, which lets an actor record steps without
+    /// waiting for each commit.
+    fn queue(&self, change: Change) -> BoxFuture<'static, Result<bool, StoreError>>;
+
     /// Apply one change; durable when this returns. Returns whether it was
     /// applied (false: the call is missing or `expect` did not match).
-    async fn apply(&self, change: Change) -> Result<bool, StoreError>;
+    async fn apply(&self, change: Change) -> Result<bool, StoreError> {
+        self.queue(change).await
+    }
 
     async fn get_call(&self, id: CallId) -> Result<Option<CallDetail>, StoreError>;
     async fn list_calls(&self, query: &CallQuery) -> Result<CallPage, StoreError>;

@@ -62,6 +62,8 @@ pub struct CallActor {
     /// Cached ACK for the 2xx, re-sent when the 2xx is retransmitted.
     ack_2xx: Option<Vec<u8>>,
     got_provisional: bool,
+    /// `call.ringing` recorded.
+    ringing: bool,
     /// Ring timeout passed before any provisional: CANCEL on the first one
     /// (RFC 3261 9.1 forbids a CANCEL before a provisional response).
     cancel_owed: bool,
@@ -111,6 +113,7 @@ impl CallActor {
             bye: None,
             ack_2xx: None,
             got_provisional: false,
+            ringing: false,
             cancel_owed: false,
             ring_deadline: None,
             hangup_deadline: None,
@@ -290,18 +293,17 @@ impl CallActor {
         };
         match code {
             100..=199 => {
-                let first = !self.got_provisional;
                 self.got_provisional = true;
                 if self.cancel_owed {
                     self.cancel_owed = false;
                     self.send_cancel(ctx);
                 }
-                if code != 100 && first && self.phase == Phase::Calling {
-                    let ev = self.event(
-                        "call.ringing",
-                        CallStatus::InProgress,
-                        Some(format!("{code} {reason}")),
-                    );
+                // The first ringing or progress response is a step worth
+                // recording (100 Trying only says the trunk got the INVITE).
+                if code != 100 && !self.ringing && self.phase == Phase::Calling {
+                    self.ringing = true;
+                    let detail = Some(format!("{code} {reason}"));
+                    let ev = self.event("call.ringing", CallStatus::InProgress, detail);
                     self.services.record_later(self.change(vec![], None, ev));
                 }
             }

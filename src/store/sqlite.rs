@@ -4,7 +4,7 @@
 //!
 //! Why this shape: SQLite allows one writer at a time, and a commit is the
 //! expensive part of a write. So every write is queued to a single thread
-//! that takes all writes already waiting (up to [`writer::MAX_BATCH`]), runs
+//! that takes all writes already waiting (up to `writer::MAX_BATCH`), runs
 //! them in one transaction with a savepoint each, commits once and only then
 //! answers each caller. A caller's future completing therefore means its
 //! write is committed. Reads go to separate connections: in WAL mode readers
@@ -25,6 +25,7 @@ mod tests;
 use super::{CallDetail, CallPage, CallQuery, Change, Store, StoreError};
 use crate::domain::{Agent, AgentId, Attempt, Call, CallEvent, CallId, CallStatus};
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 use read::Readers;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -102,10 +103,19 @@ impl SqliteStore {
     /// returned future does not withdraw the write: once queued it is
     /// applied.
     async fn submit<T>(&self, op: impl FnOnce(Reply<T>) -> Op) -> Result<T, StoreError> {
+        let answer = self.enqueue(op)?;
+        answer.await.map_err(|_| writer_gone())?
+    }
+
+    /// Queue one write now; the receiver answers once it has committed.
+    fn enqueue<T>(
+        &self,
+        op: impl FnOnce(Reply<T>) -> Op,
+    ) -> Result<oneshot::Receiver<Result<T, StoreError>>, StoreError> {
         let (reply, answer) = oneshot::channel();
         let ops = self.ops.as_ref().ok_or_else(writer_gone)?;
         ops.send(op(reply)).map_err(|_| writer_gone())?;
-        answer.await.map_err(|_| writer_gone())?
+        Ok(answer)
     }
 
     /// Run a query on a read connection without blocking the async runtime.
@@ -182,7 +192,7 @@ impl Store for SqliteStore {
     }
 
     async fn list_agents(&self) -> Result<Vec<Agent>, StoreError> {
-        self.read(|conn| read::list_agents(conn)).await
+        self.read(read::list_agents).await
     }
 
     async fn insert_calls(
@@ -198,8 +208,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn apply(&self, change: Change) -> Result<bool, StoreError> {
-        self.submit(|reply| Op::Apply { change, reply }).await
+    fn queue(&self, change: Change) -> BoxFuture<'static, Result<bool, StoreError>> {
+        let answer = self.enqueue(|reply| Op::Apply {
+            change: Box::new(change),
+            reply,
+        });
+        Box::pin(async move { answer?.await.map_err(|_| writer_gone())? })
     }
 
     async fn get_call(&self, id: CallId) -> Result<Option<CallDetail>, StoreError> {
@@ -220,6 +234,6 @@ impl Store for SqliteStore {
     }
 
     async fn unfinished_calls(&self) -> Result<Vec<(Call, Option<Attempt>)>, StoreError> {
-        self.read(|conn| read::unfinished_calls(conn)).await
+        self.read(read::unfinished_calls).await
     }
 }

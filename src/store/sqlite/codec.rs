@@ -61,7 +61,8 @@ fn uuid(owner: &str, what: &str, text: &str) -> Result<Uuid, StoreError> {
 }
 
 fn time(owner: &str, what: &str, v: i64) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::from_timestamp_micros(v).ok_or_else(|| corrupt(owner, format!("{what} {v} is out of range")))
+    DateTime::from_timestamp_micros(v)
+        .ok_or_else(|| corrupt(owner, format!("{what} {v} is out of range")))
 }
 
 fn opt_time(owner: &str, what: &str, v: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {

@@ -10,8 +10,8 @@ use std::time::Duration;
 /// and another process opening the same file contend with our one writer.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Room for the writer's statements: one per write kind plus one `apply`
-/// update per length of `expect`, so none is prepared twice.
+/// Room for every statement a connection runs (the writer's `apply` and the
+/// list query vary with their filters), so that none is parsed twice.
 const STATEMENT_CACHE: usize = 64;
 
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`. Append new
@@ -79,7 +79,10 @@ CREATE INDEX call_events_by_call ON call_events (call_id);
 ";
 
 fn open_failed(path: &Path, e: rusqlite::Error) -> StoreError {
-    StoreError::Unavailable(format!("cannot open SQLite database {}: {e}", path.display()))
+    StoreError::Unavailable(format!(
+        "cannot open SQLite database {}: {e}",
+        path.display()
+    ))
 }
 
 /// Open the one writing connection: WAL, foreign keys, and the schema
@@ -116,6 +119,7 @@ pub(super) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| open_failed(path, e))?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.pragma_update(None, "query_only", true)?;
     Ok(conn)
 }

@@ -40,7 +40,8 @@ pub(super) enum Op {
         reply: Reply<()>,
     },
     Apply {
-        change: Change,
+        /// Boxed: a change is several times the size of the other ops.
+        change: Box<Change>,
         reply: Reply<bool>,
     },
 }
@@ -113,13 +114,11 @@ pub(super) fn run_batch(conn: &Connection, batch: Vec<Op>) {
     let mut ops = batch.into_iter();
     let mut broken = None;
     for op in ops.by_ref() {
-        match run_one(conn, op) {
-            Ok(d) => done.push(d),
-            Err((d, e)) => {
-                done.push(d);
-                broken = Some(e);
-                break;
-            }
+        let (d, lost) = run_one(conn, op);
+        done.push(d);
+        if lost.is_some() {
+            broken = lost;
+            break;
         }
     }
     let outcome = match broken {
@@ -163,10 +162,10 @@ fn fail(op: Op, err: &rusqlite::Error) -> Done {
     }
 }
 
-/// Run one op in its own savepoint. `Err` means the enclosing transaction is
-/// no longer usable (SQLite rolled it back, or the savepoint could not be
-/// undone): the whole batch must be abandoned.
-fn run_one(conn: &Connection, op: Op) -> Result<Done, (Done, rusqlite::Error)> {
+/// Run one op in its own savepoint. A second value means the enclosing
+/// transaction is no longer usable (SQLite rolled it back, or the savepoint
+/// could not be undone): the whole batch must be abandoned.
+fn run_one(conn: &Connection, op: Op) -> (Done, Option<rusqlite::Error>) {
     match op {
         Op::PutAgent { id, body, reply } => {
             let r = savepoint(conn, || put_agent(conn, id, &body));
@@ -198,9 +197,9 @@ fn finish<T>(
     conn: &Connection,
     (result, broken): Guarded<T>,
     done: impl FnOnce(Result<T, StoreError>) -> Done,
-) -> Result<Done, (Done, rusqlite::Error)> {
-    if let Some(e) = broken {
-        return Err((done(result), e));
+) -> (Done, Option<rusqlite::Error>) {
+    if broken.is_some() {
+        return (done(result), broken);
     }
     // Some errors (disk full, I/O) make SQLite roll back the whole
     // transaction itself; what this batch already did is then gone.
@@ -209,15 +208,12 @@ fn finish<T>(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
             Some("the write transaction was rolled back by SQLite".into()),
         );
-        return Err((done(result), e));
+        return (done(result), Some(e));
     }
-    Ok(done(result))
+    (done(result), None)
 }
 
-fn savepoint<T>(
-    conn: &Connection,
-    body: impl FnOnce() -> Result<T, StoreError>,
-) -> Guarded<T> {
+fn savepoint<T>(conn: &Connection, body: impl FnOnce() -> Result<T, StoreError>) -> Guarded<T> {
     if let Err(e) = exec(conn, "SAVEPOINT op") {
         return (Err(echo(&e)), Some(e));
     }
@@ -287,9 +283,9 @@ fn apply(conn: &Connection, change: &Change) -> Result<bool, StoreError> {
          updated_at = ?3 WHERE id = ?4",
     );
     if !change.expect.is_empty() {
-        // One placeholder per expected status: the statement text then
-        // depends only on how many there are, so the cache holds at most
-        // seven variants.
+        // One placeholder per expected status: the statement text depends
+        // only on how many there are, so the statement cache keeps a handful
+        // of variants rather than one per combination.
         sql.push_str(" AND status IN (?5");
         for n in 6..change.expect.len() + 5 {
             sql.push_str(&format!(", ?{n}"));
