@@ -1,7 +1,7 @@
 //! The only module that reads real time. Everything else takes `now` as an
 //! argument or asks an injected [`Clock`].
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,8 +16,10 @@ pub trait Clock: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    /// Microsecond precision: what the store keeps, so an answer given
+    /// before a write and a read after it show the same instant.
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        Utc::now().trunc_subsecs(6)
     }
     fn instant(&self) -> Instant {
         Instant::now()

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The project's test command (README "Test it"; CI runs it through .ci/run).
+# Installs what the tests need when it is missing (SIPp, from Debian's
+# sip-tester package), then runs, in order and stopping at the first
+# failure: cargo fmt --check, cargo clippy -D warnings, and every test
+# (unit tests, the API tests against the real binary, the SIP outcome tests
+# with SIPp as the carrier, the kill -9 restart test).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Run a command as root: directly when we are root, else through sudo.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    else
+        sudo "$@"
+    fi
+}
+
+if ! command -v sipp >/dev/null 2>&1; then
+    echo "== installing SIPp (Debian package sip-tester)"
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y --no-install-recommends sip-tester
+fi
+for component in rustfmt clippy; do
+    if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        echo "== installing the $component component"
+        rustup component add "$component"
+    fi
+done
+
+echo "== sipp: $(sipp -v 2>&1 | grep -m1 -o 'SIPp v[^ ]*' || echo unknown version)"
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+
+# Doctests first, so the run ends on the summary of the real test suites.
+echo "== cargo test --doc"
+cargo test --doc
+
+echo "== cargo test --all-targets --no-fail-fast"
+cargo test --all-targets --no-fail-fast
+
+echo "== all checks passed"
