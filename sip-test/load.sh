@@ -5,10 +5,15 @@
 # and print for each: the call rate, CPU microseconds per call, failed calls
 # and retransmissions. Everything stays on 127.0.0.1.
 #
-# Usage: sip-test/load.sh [RATE] [SECONDS]     (defaults: 2000 60)
+# Usage: sip-test/load.sh [RATE] [SECONDS] [HOLD]   (defaults: 2000 60 1)
+# HOLD is how long each answered call stays up before the engine hangs up
+# (the agent's max_call_duration_seconds); RATE * HOLD calls are up at once,
+# so `load.sh 2000 20 5` holds about 10,000 established calls for the
+# memory figure.
 set -euo pipefail
 RATE=${1:-2000}
 SECS=${2:-60}
+HOLD=${3:-1}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 WORK=$(mktemp -d /tmp/outdial-load.XXXXXX)
@@ -82,7 +87,7 @@ timezone = "UTC"
 max_concurrent_calls = 100000
 caller_id = "+15550100000"
 trunk = "sipp"
-max_call_duration_seconds = 1
+max_call_duration_seconds = $HOLD
 TOML
 RUST_LOG=warn "$ROOT/target/release/outdial" serve --config "$WORK/outdial.toml" 2>"$WORK/outdial.log" &
 OD_PID=$!
