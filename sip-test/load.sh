@@ -37,9 +37,9 @@ PY
 
 echo "== reference: SIPp UAC -> SIPp UAS at $RATE calls/s for $SECS s"
 N=$((RATE * SECS))
-sipp -sn uas -i 127.0.0.1 -p 25070 -buff_size $BUF -nostdin -bg -trace_stat -stf "$WORK/ref_uas.csv" -fd 1 >/dev/null
+sipp -sn uas -i 127.0.0.1 -p 25070 -buff_size $BUF -nostdin -trace_stat -stf "$WORK/ref_uas.csv" -fd 1 >/dev/null 2>&1 &
+UAS_PID=$!
 sleep 0.5
-UAS_PID=$(pgrep -n -f "sipp -sn uas -i 127.0.0.1 -p 25070")
 T0=$(date +%s.%N)
 sipp -sn uac 127.0.0.1:25070 -i 127.0.0.1 -p 25071 -r "$RATE" -m "$N" -buff_size $BUF -nostdin \
   -trace_stat -stf "$WORK/ref_uac.csv" -fd 1 >/dev/null 2>&1 &
@@ -62,9 +62,9 @@ print(f"SIPp UAC: {ok} calls in {elapsed:.1f} s = {ok/elapsed:.0f} calls/s, fail
 PY
 
 echo "== outdial -> SIPp UAS at $RATE calls/s for $SECS s"
-sipp -sn uas -i 127.0.0.1 -p 25080 -buff_size $BUF -nostdin -bg -trace_stat -stf "$WORK/od_uas.csv" -fd 1 >/dev/null
+sipp -sn uas -i 127.0.0.1 -p 25080 -buff_size $BUF -nostdin -trace_stat -stf "$WORK/od_uas.csv" -fd 1 >/dev/null 2>&1 &
+UAS_PID=$!
 sleep 0.5
-UAS_PID=$(pgrep -n -f "sipp -sn uas -i 127.0.0.1 -p 25080")
 cat > "$WORK/outdial.toml" <<TOML
 [api]
 listen = "127.0.0.1:28080"
