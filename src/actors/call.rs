@@ -3,14 +3,16 @@
 //! the messages built by `sip::leg`, and owns the call's timers (ring
 //! timeout, duration limit) on the injected clock.
 
+mod sip_flow;
+mod timers;
+
 use super::agent::QueuedCall;
 use super::{Services, Trunk};
 use crate::domain::{Agent, Attempt, CallEvent, CallStatus, Cause};
 use crate::scheduler::dwrr::TrunkSlot;
 use crate::sip::leg::{Leg, LegIds};
-use crate::sip::message::{build_response, Inbound, Method, ResponseTo, Start};
-use crate::sip::sdp;
-use crate::sip::transaction::{Action, InviteClient, NonInviteClient};
+use crate::sip::message::Start;
+use crate::sip::transaction::{InviteClient, NonInviteClient};
 use crate::sip::transport::SipIn;
 use crate::store::Change;
 use actix::prelude::*;
@@ -175,8 +177,29 @@ impl CallActor {
                 Some(self.attempt.request_uri.clone()),
             ),
         );
+        let deadline = self.plan.call.deadline;
+        let missed = self.change(
+            vec![CallStatus::Pending],
+            Some(CallStatus::Canceled),
+            self.event(
+                "call.canceled",
+                CallStatus::Canceled,
+                Some("deadline_missed".into()),
+            ),
+        );
         let fut = async move {
             if !services.record(pending).await? {
+                return Ok(false);
+            }
+            // The deadline may have passed while the call was being
+            // prepared: no INVITE after a deadline (invariant 5).
+            if deadline.is_some_and(|d| d <= services.clock.now()) {
+                let missed = Change {
+                    cause: Some(Cause::DeadlineMissed),
+                    attempt: None,
+                    ..missed
+                };
+                services.record(missed).await?;
                 return Ok(false);
             }
             services.record(dialing).await
@@ -211,215 +234,6 @@ impl CallActor {
         self.services
             .transport
             .send(bytes, self.plan.trunk.target.addr);
-    }
-
-    fn send_invite(&mut self, ctx: &mut Context<Self>) {
-        let local_ip = self.services.transport.local_addr().map(|a| a.ip());
-        let ip = local_ip.unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
-        let offer = sdp::offer(ip, 4000, rand::random::<u32>().into());
-        self.invite_bytes = match self.leg.invite(&offer) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!(call = %self.plan.call.id, error = %e, "cannot build INVITE");
-                self.finish(
-                    CallStatus::Failed,
-                    Cause::NotFound,
-                    None,
-                    "invalid request URI".into(),
-                    ctx,
-                );
-                return;
-            }
-        };
-        self.services
-            .transport
-            .register(&self.leg.ids.call_id, ctx.address().recipient());
-        let now = self.services.clock.instant();
-        self.phase = Phase::Calling;
-        self.ring_deadline = Some(now + secs(self.plan.agent.ring_timeout_seconds));
-        let (tx, actions) = InviteClient::new(self.plan.trunk.timers, false, now);
-        self.invite = Some(tx);
-        self.on_invite_actions(actions, None, ctx);
-        self.rearm(ctx);
-    }
-
-    fn on_invite_actions(
-        &mut self,
-        actions: Vec<Action>,
-        resp: Option<&Inbound>,
-        ctx: &mut Context<Self>,
-    ) {
-        for action in actions {
-            match action {
-                Action::SendRequest => self.send(self.invite_bytes.clone()),
-                Action::SendAck { .. } => match self.leg.ack_non_2xx() {
-                    Ok(b) => self.send(b),
-                    Err(e) => tracing::error!(error = %e, "cannot build ACK"),
-                },
-                Action::Deliver { code } => {
-                    if let Some(r) = resp {
-                        self.on_invite_response(code, r, ctx);
-                    }
-                }
-                // Timer B runs only until a provisional response: the trunk
-                // never answered at all (RFC 3261 17.1.1.2).
-                Action::Timeout => {
-                    self.finish(
-                        CallStatus::Failed,
-                        Cause::NetworkError,
-                        Some(408),
-                        "Request Timeout (no response from the trunk)".into(),
-                        ctx,
-                    );
-                }
-                Action::TransportFailed => {
-                    self.finish(
-                        CallStatus::Failed,
-                        Cause::NetworkError,
-                        Some(503),
-                        "Transport failed".into(),
-                        ctx,
-                    );
-                }
-                Action::Terminated => {}
-            }
-        }
-    }
-
-    fn on_invite_response(&mut self, code: u16, resp: &Inbound, ctx: &mut Context<Self>) {
-        let reason = match &resp.start {
-            Start::Response { reason, .. } => reason.clone(),
-            Start::Request { .. } => String::new(),
-        };
-        match code {
-            100..=199 => {
-                self.got_provisional = true;
-                if self.cancel_owed {
-                    self.cancel_owed = false;
-                    self.send_cancel(ctx);
-                }
-                // The first ringing or progress response is a step worth
-                // recording (100 Trying only says the trunk got the INVITE).
-                if code != 100 && !self.ringing && self.phase == Phase::Calling {
-                    self.ringing = true;
-                    let detail = Some(format!("{code} {reason}"));
-                    let ev = self.event("call.ringing", CallStatus::InProgress, detail);
-                    self.services.record_later(self.change(vec![], None, ev));
-                }
-            }
-            200..=299 => self.on_2xx(resp, ctx),
-            _ => {
-                // The ACK itself is sent by the transaction (SendAck).
-                let cause = if self.phase == Phase::Canceling && code == 487 {
-                    Cause::NoAnswer
-                } else {
-                    Cause::from_sip_final(code, resp.retry_after.is_some())
-                };
-                self.attempt.sip_code = Some(code);
-                self.attempt.sip_reason = Some(reason.clone());
-                let reason = match &resp.reason_header {
-                    Some(q850) => format!("{reason} ({q850})"),
-                    None => reason,
-                };
-                self.finish(CallStatus::Failed, cause, Some(code), reason, ctx);
-            }
-        }
-    }
-
-    fn on_2xx(&mut self, resp: &Inbound, ctx: &mut Context<Self>) {
-        if let Some(ack) = &self.ack_2xx {
-            // A retransmitted 2xx: our ACK was lost (RFC 3261 13.2.2.4).
-            self.send(ack.clone());
-            return;
-        }
-        self.leg.on_2xx(resp);
-        match self.leg.ack_2xx() {
-            Ok(ack) => {
-                self.send(ack.clone());
-                self.ack_2xx = Some(ack);
-            }
-            Err(e) => tracing::error!(error = %e, "cannot build ACK for 2xx"),
-        }
-        let now = self.services.clock.instant();
-        let wall = self.services.clock.now();
-        self.answered_at = Some((now, wall));
-        self.attempt.answered_at = Some(wall);
-        self.attempt.to_tag = self.leg.to_tag.clone();
-        self.attempt.remote_target = self.leg.remote_target.clone();
-        if let Start::Response { code, reason } = &resp.start {
-            self.attempt.sip_code = Some(*code);
-            self.attempt.sip_reason = Some(reason.clone());
-        }
-        let ev = self.event("call.answered", CallStatus::InProgress, None);
-        self.services.record_later(self.change(vec![], None, ev));
-        self.ring_deadline = None;
-        self.cancel_guard = None;
-        if self.phase == Phase::Canceling {
-            // The 2xx crossed our CANCEL: the call was answered; end it.
-            self.hang_up(ctx);
-        } else {
-            self.phase = Phase::Answered;
-            self.hangup_deadline = Some(now + secs(self.plan.agent.max_call_duration_seconds));
-        }
-    }
-
-    fn send_cancel(&mut self, _ctx: &mut Context<Self>) {
-        let now = self.services.clock.instant();
-        let timers = self.plan.trunk.timers;
-        self.cancel_guard = Some(now + timers.t1 * 64);
-        let (tx, actions) = NonInviteClient::new(timers, false, now);
-        self.cancel = Some(tx);
-        self.on_cancel_actions(actions);
-    }
-
-    fn on_cancel_actions(&mut self, actions: Vec<Action>) {
-        for a in actions {
-            if a == Action::SendRequest {
-                match self.leg.cancel() {
-                    Ok(b) => self.send(b),
-                    Err(e) => tracing::error!(error = %e, "cannot build CANCEL"),
-                }
-            }
-        }
-    }
-
-    fn hang_up(&mut self, ctx: &mut Context<Self>) {
-        self.phase = Phase::HangingUp;
-        self.hangup_deadline = None;
-        match self.leg.bye() {
-            Ok((bytes, _branch)) => {
-                let now = self.services.clock.instant();
-                let (tx, actions) = NonInviteClient::new(self.plan.trunk.timers, false, now);
-                self.bye = Some((tx, bytes));
-                self.on_bye_actions(actions, ctx);
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot build BYE");
-                self.finish_answered(ctx);
-            }
-        }
-    }
-
-    fn on_bye_actions(&mut self, actions: Vec<Action>, ctx: &mut Context<Self>) {
-        for a in actions {
-            match a {
-                Action::SendRequest => {
-                    if let Some((_, bytes)) = &self.bye {
-                        self.send(bytes.clone());
-                    }
-                }
-                // Any final answer to our BYE, or none at all, ends the call.
-                Action::Deliver { code } if code >= 200 => self.finish_answered(ctx),
-                Action::Timeout | Action::TransportFailed => self.finish_answered(ctx),
-                _ => {}
-            }
-        }
-    }
-
-    fn finish_answered(&mut self, ctx: &mut Context<Self>) {
-        let code = self.attempt.sip_code;
-        let reason = self.attempt.sip_reason.clone().unwrap_or_default();
-        self.finish(CallStatus::Completed, Cause::Answered, code, reason, ctx);
     }
 
     /// Record the outcome once and free the slot.
@@ -481,134 +295,9 @@ impl CallActor {
             ctx.stop();
         }
     }
-
-    fn on_request(&mut self, req: Inbound, method: Method, ctx: &mut Context<Self>) {
-        let respond = |act: &Self, code: u16, reason: &str| {
-            let bytes = build_response(&ResponseTo {
-                request: &req,
-                code,
-                reason,
-                to_tag: None,
-                contact: Some(format!("<sip:outdial@{}>", act.leg.local)),
-                body: None,
-            });
-            act.send(bytes);
-        };
-        match method {
-            // The callee hangs up (RFC 3261 15.1.2).
-            Method::Bye => {
-                respond(self, 200, "OK");
-                if matches!(self.phase, Phase::Answered | Phase::HangingUp) {
-                    self.finish_answered(ctx);
-                }
-            }
-            Method::Ack => {}
-            Method::Options | Method::Info => respond(self, 200, "OK"),
-            // Session changes are not supported yet; refusing keeps the
-            // call up (RFC 3261 14.2).
-            Method::Invite => respond(self, 488, "Not Acceptable Here"),
-            _ => respond(self, 405, "Method Not Allowed"),
-        }
-    }
-
-    fn on_response(&mut self, resp: Inbound, code: u16, ctx: &mut Context<Self>) {
-        let now = self.services.clock.instant();
-        match resp.cseq_method {
-            Method::Invite if resp.branch.as_deref() == Some(self.leg.ids.branch.as_str()) => {
-                if code >= 300 {
-                    self.leg.on_final(&resp);
-                }
-                let Some(tx) = self.invite.as_mut() else {
-                    return;
-                };
-                match tx.on_response(code, now) {
-                    Ok(actions) => self.on_invite_actions(actions, Some(&resp), ctx),
-                    Err(e) => tracing::debug!(error = %e, "INVITE response ignored"),
-                }
-            }
-            Method::Cancel => {
-                if let Some(tx) = self.cancel.as_mut() {
-                    let _ = tx.on_response(code, now);
-                }
-            }
-            Method::Bye => {
-                let Some((tx, _)) = self.bye.as_mut() else {
-                    return;
-                };
-                if let Ok(actions) = tx.on_response(code, now) {
-                    self.on_bye_actions(actions, ctx);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Fire due timers of every transaction and of the call itself.
-    fn on_tick(&mut self, ctx: &mut Context<Self>) {
-        let now = self.services.clock.instant();
-        if let Some(tx) = self.invite.as_mut() {
-            let actions = tx.handle_timeout(now);
-            self.on_invite_actions(actions, None, ctx);
-        }
-        if let Some(tx) = self.cancel.as_mut() {
-            let actions = tx.handle_timeout(now);
-            self.on_cancel_actions(actions);
-        }
-        if let Some((tx, _)) = self.bye.as_mut() {
-            let actions = tx.handle_timeout(now);
-            self.on_bye_actions(actions, ctx);
-        }
-        if self.ring_deadline.is_some_and(|d| d <= now) {
-            self.ring_deadline = None;
-            self.phase = Phase::Canceling;
-            if self.got_provisional {
-                self.send_cancel(ctx);
-            } else {
-                self.cancel_owed = true;
-            }
-        }
-        if self.cancel_guard.is_some_and(|d| d <= now) {
-            self.cancel_guard = None;
-            self.finish(
-                CallStatus::Failed,
-                Cause::NoAnswer,
-                Some(408),
-                "No final response after CANCEL".into(),
-                ctx,
-            );
-        }
-        if self.hangup_deadline.is_some_and(|d| d <= now) {
-            self.hang_up(ctx);
-        }
-        self.stop_if_settled(ctx);
-    }
-
-    /// Arm one actix timer for the earliest deadline.
-    fn rearm(&mut self, ctx: &mut Context<Self>) {
-        if let Some(h) = self.timer.take() {
-            ctx.cancel_future(h);
-        }
-        let deadlines = [
-            self.invite.as_ref().and_then(InviteClient::next_deadline),
-            self.cancel
-                .as_ref()
-                .and_then(NonInviteClient::next_deadline),
-            self.bye.as_ref().and_then(|(t, _)| t.next_deadline()),
-            self.ring_deadline,
-            self.hangup_deadline,
-            self.cancel_guard,
-        ];
-        if let Some(next) = deadlines.into_iter().flatten().min() {
-            let wait = next.saturating_duration_since(self.services.clock.instant());
-            self.timer = Some(ctx.run_later(wait, |act, ctx| {
-                act.timer = None;
-                act.on_tick(ctx);
-                act.rearm(ctx);
-            }));
-        }
-    }
 }
 
+/// Whole seconds from a config value.
 fn secs(s: u32) -> Duration {
     Duration::from_secs(u64::from(s))
 }
@@ -633,7 +322,9 @@ impl Handler<SipIn> for CallActor {
             Start::Response { code, .. } => self.on_response(msg, code, ctx),
             Start::Request { method, .. } => self.on_request(msg, method, ctx),
         }
-        if self.phase != Phase::Done || !ctx.state().stopping() {
+        // A stopping actor needs no timer; a finished one that lingers for
+        // Timer D still does.
+        if !ctx.state().stopping() {
             self.rearm(ctx);
         }
     }

@@ -81,9 +81,20 @@ pub fn call_request(
             errs.push(FieldError::new("endpoint", "is required"));
             None
         }
-        Some(Value::String(s)) => Endpoint::parse(s)
-            .map_err(|e| errs.push(FieldError::new("endpoint", e.to_string())))
-            .ok(),
+        Some(Value::String(s)) => match Endpoint::parse(s) {
+            Ok(Endpoint::Uri(u)) if !crate::sip::message::is_valid_uri(&u) => {
+                errs.push(FieldError::new(
+                    "endpoint",
+                    format!("{u:?} is not a valid SIP URI"),
+                ));
+                None
+            }
+            Ok(e) => Some(e),
+            Err(e) => {
+                errs.push(FieldError::new("endpoint", e.to_string()));
+                None
+            }
+        },
         Some(_) => {
             errs.push(FieldError::new("endpoint", "must be a string"));
             None
@@ -347,6 +358,12 @@ mod tests {
         );
         assert_eq!(
             fields(check(json!({"agentId": A1, "endpoint": "12345"}))),
+            ["endpoint"]
+        );
+        assert_eq!(
+            fields(check(
+                json!({"agentId": A1, "endpoint": "sip:a@b:notaport"})
+            )),
             ["endpoint"]
         );
         for p in [json!(11), json!(-1), json!("high"), json!(2.5)] {

@@ -260,6 +260,11 @@ pub fn param(value: &str, name: &str) -> Option<String> {
         })
 }
 
+/// Whether a URI is one the engine can put in a Request-URI.
+pub fn is_valid_uri(uri: &str) -> bool {
+    rsip::Uri::try_from(uri).is_ok()
+}
+
 /// A request the engine sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outbound {
