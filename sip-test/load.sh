@@ -89,7 +89,7 @@ caller_id = "+15550100000"
 trunk = "sipp"
 max_call_duration_seconds = $HOLD
 TOML
-RUST_LOG=warn "$ROOT/target/release/outdial" serve --config "$WORK/outdial.toml" 2>"$WORK/outdial.log" &
+RUST_LOG=warn ${OUTDIAL_WRAP:-} "$ROOT/target/release/outdial" serve --config "$WORK/outdial.toml" 2>"$WORK/outdial.log" &
 OD_PID=$!
 for _ in $(seq 100); do curl -sf 127.0.0.1:28080/health >/dev/null && break; sleep 0.1; done
 C0=$(cpu_ticks $OD_PID)

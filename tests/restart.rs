@@ -125,6 +125,21 @@ fn kill_9_mid_call_then_restart_dials_every_call_exactly_once() {
     for (uri, call_ids) in &seen {
         assert_eq!(call_ids.len(), 1, "exactly one INVITE for {uri}: {seen:#?}");
     }
+    // The restarted engine ended the interrupted attempt from its stored
+    // identifiers: BYE if its answer was recorded, CANCEL if not.
+    let interrupted = attempts(&finals[live])[0]["sipCallId"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let ended_by_engine = ["BYE", "CANCEL"].iter().any(|m| {
+        sipp.received_requests(m)
+            .iter()
+            .any(|r| r.call_id() == Some(interrupted.as_str()))
+    });
+    assert!(
+        ended_by_engine,
+        "SIPp received a BYE or CANCEL for the interrupted call {interrupted}"
+    );
     // ...and they are the ones the API reports.
     for (n, call) in NUMBERS.iter().zip(&finals) {
         let uri = format!("sip:{n}@127.0.0.1:{port}");

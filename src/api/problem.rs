@@ -22,7 +22,7 @@ pub struct Problem {
 impl Problem {
     pub fn new(status: StatusCode, slug: &str, detail: impl Into<String>) -> Problem {
         Problem {
-            kind: format!("https://outdial.dev/problems/{slug}"),
+            kind: format!("urn:outdial:problem:{slug}"),
             title: status.canonical_reason().unwrap_or("Error").to_string(),
             status: status.as_u16(),
             detail: detail.into(),
