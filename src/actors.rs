@@ -12,7 +12,7 @@ pub mod call;
 pub mod scheduler;
 
 use crate::clock::SharedClock;
-use crate::config::TrunkTarget;
+use crate::config::{Secret, TrunkTarget};
 use crate::events::EventBus;
 use crate::sip::transaction::Timers;
 use crate::sip::Transport;
@@ -31,6 +31,8 @@ pub struct Trunk {
     pub target: TrunkTarget,
     pub max_channels: u32,
     pub timers: Timers,
+    /// Digest username and password, when the carrier challenges.
+    pub credentials: Option<(String, Secret)>,
 }
 
 /// What every actor needs, shared.

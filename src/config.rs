@@ -114,6 +114,49 @@ pub struct TrunkConfig {
     /// Concurrent calls the trunk accepts.
     #[serde(default = "default_channels")]
     pub max_channels: u32,
+    /// Digest credentials for carriers that challenge INVITEs (401/407).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Better kept out of the file: `OUTDIAL_TRUNK_<NAME>_PASSWORD` (the
+    /// trunk name upper-cased, other characters as `_`) sets it.
+    #[serde(default)]
+    pub password: Option<Secret>,
+}
+
+/// A secret from the config: never printed by `Debug` or logs.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The environment variable that holds a trunk's password.
+pub fn password_env_var(trunk: &str) -> String {
+    let name: String = trunk
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("OUTDIAL_TRUNK_{name}_PASSWORD")
 }
 
 fn default_channels() -> u32 {
@@ -251,9 +294,15 @@ impl Config {
                 }
             }
         }
-        let config: Config = value
+        let mut config: Config = value
             .try_into()
             .map_err(|e: toml::de::Error| parse_err(e.to_string()))?;
+        for t in &mut config.trunks {
+            let var = password_env_var(&t.name);
+            if let Some((_, v)) = env.iter().find(|(k, _)| *k == var) {
+                t.password = Some(Secret::new(v.clone()));
+            }
+        }
         config.validate()?;
         Ok(config)
     }
@@ -272,6 +321,24 @@ impl Config {
             }
             t.target()
                 .map_err(|r| invalid(format!("trunks[{i}].uri"), r))?;
+            match (&t.username, &t.password) {
+                (Some(_), None) => {
+                    return Err(invalid(
+                        format!("trunks[{i}].password"),
+                        format!(
+                            "is needed with a username; set it here or in {}",
+                            password_env_var(&t.name)
+                        ),
+                    ))
+                }
+                (None, Some(_)) => {
+                    return Err(invalid(
+                        format!("trunks[{i}].username"),
+                        "is needed with a password",
+                    ))
+                }
+                _ => {}
+            }
         }
         let mut ids = std::collections::HashSet::new();
         for (i, a) in self.agents.iter().enumerate() {
@@ -371,6 +438,31 @@ uri = "sip:127.0.0.1:5090"
         );
         let e = err(&text);
         assert!(e.contains("agents[0].trunk"), "{e}");
+    }
+
+    #[test]
+    fn trunk_passwords_come_from_the_environment_and_never_print() {
+        let text = BASE.replace(
+            "uri = \"sip:127.0.0.1:5090\"",
+            "uri = \"sip:127.0.0.1:5090\"\nusername = \"u\"",
+        );
+        let e = err(&text);
+        assert!(
+            e.contains("trunks[0].password") && e.contains("OUTDIAL_TRUNK_MAIN_PASSWORD"),
+            "{e}"
+        );
+        let env = vec![(
+            "OUTDIAL_TRUNK_MAIN_PASSWORD".to_string(),
+            "hunter2".to_string(),
+        )];
+        let c = Config::parse(&text, &env).unwrap();
+        let t = c.trunk("main").unwrap();
+        assert_eq!(t.password.as_ref().map(Secret::expose), Some("hunter2"));
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert_eq!(
+            password_env_var("eu-west.1"),
+            "OUTDIAL_TRUNK_EU_WEST_1_PASSWORD"
+        );
     }
 
     #[test]

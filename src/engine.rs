@@ -62,6 +62,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         .filter_map(|t| {
             let target = t.target().ok()?;
             let timers = Timers::default();
+            let credentials = t.username.clone().zip(t.password.clone());
             Some((
                 t.name.clone(),
                 Trunk {
@@ -69,6 +70,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
                     target,
                     max_channels: t.max_channels,
                     timers,
+                    credentials,
                 },
             ))
         })

@@ -3,6 +3,7 @@
 //! the messages built by `sip::leg`, and owns the call's timers (ring
 //! timeout, duration limit) on the injected clock.
 
+mod auth;
 mod sip_flow;
 mod timers;
 
@@ -10,13 +11,15 @@ use super::agent::QueuedCall;
 use super::{Services, Trunk};
 use crate::domain::{Agent, Attempt, CallEvent, CallStatus, Cause};
 use crate::scheduler::dwrr::TrunkSlot;
+use crate::sip::digest::DigestClient;
 use crate::sip::leg::{Leg, LegIds};
-use crate::sip::message::Start;
+use crate::sip::message::{Inbound, Start};
 use crate::sip::transaction::{InviteClient, NonInviteClient};
 use crate::sip::transport::SipIn;
 use crate::store::Change;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -66,6 +69,19 @@ pub struct CallActor {
     got_provisional: bool,
     /// `call.ringing` recorded.
     ringing: bool,
+    /// The SDP offer sent in every INVITE of this attempt.
+    offer: String,
+    /// A 401/407 waiting to be answered once its ACK has gone.
+    challenge: Option<Inbound>,
+    /// Digest state (nonce counts) for challenges in this attempt.
+    digest: Option<DigestClient>,
+    /// Challenges answered so far, and for which realms (a second,
+    /// non-stale challenge for the same realm means wrong credentials).
+    challenges_answered: u32,
+    answered_realms: HashSet<String>,
+    /// ACKs of challenged INVITE transactions by branch, re-sent when the
+    /// challenge is retransmitted.
+    challenge_acks: HashMap<String, Vec<u8>>,
     /// Ring timeout passed before any provisional: CANCEL on the first one
     /// (RFC 3261 9.1 forbids a CANCEL before a provisional response).
     cancel_owed: bool,
@@ -116,6 +132,12 @@ impl CallActor {
             ack_2xx: None,
             got_provisional: false,
             ringing: false,
+            offer: String::new(),
+            challenge: None,
+            digest: None,
+            challenges_answered: 0,
+            answered_realms: HashSet::new(),
+            challenge_acks: HashMap::new(),
             cancel_owed: false,
             ring_deadline: None,
             hangup_deadline: None,
@@ -237,7 +259,7 @@ impl CallActor {
     }
 
     /// Record the outcome once and free the slot.
-    fn finish(
+    pub(super) fn finish(
         &mut self,
         status: CallStatus,
         cause: Cause,
@@ -283,7 +305,7 @@ impl CallActor {
 
     /// Stop once no transaction needs us: a Completed INVITE transaction
     /// (Timer D) still absorbs retransmitted final responses with an ACK.
-    fn stop_if_settled(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn stop_if_settled(&mut self, ctx: &mut Context<Self>) {
         if self.phase != Phase::Done {
             return;
         }

@@ -57,6 +57,9 @@ pub struct Leg {
     pub route_set: Vec<String>,
     /// CSeq of the last request we sent in the dialog.
     local_cseq: u32,
+    /// Credentials for the INVITE after a challenge: (header name, value),
+    /// `Authorization` or `Proxy-Authorization` (RFC 3261 22.2, 22.3).
+    pub credentials: Option<(String, String)>,
 }
 
 impl Leg {
@@ -72,6 +75,7 @@ impl Leg {
             remote_target: None,
             route_set: Vec::new(),
             local_cseq,
+            credentials: None,
         }
     }
 
@@ -120,6 +124,7 @@ impl Leg {
             self.ids.cseq,
         );
         o.contact = Some(self.contact());
+        o.extra.extend(self.credentials.clone());
         o.extra.push((
             "Allow".into(),
             "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO".into(),
@@ -139,6 +144,19 @@ impl Leg {
             self.ids.cseq,
         );
         build_request(&o)
+    }
+
+    /// Retry the INVITE after a 401/407 (RFC 3261 22.2): same Call-ID, From
+    /// tag and To, the next CSeq and a new branch (a new transaction), with
+    /// the credentials. Returns the new identifiers to store before sending.
+    pub fn rechallenge(&mut self, header: &str, value: String) -> &LegIds {
+        self.ids.cseq += 1;
+        self.local_cseq = self.ids.cseq;
+        self.ids.branch = new_branch();
+        self.final_to = None;
+        self.to_tag = None;
+        self.credentials = Some((header.to_string(), value));
+        &self.ids
     }
 
     /// Remember the To of a final response, for the non-2xx ACK.

@@ -101,6 +101,10 @@ pub struct Inbound {
     pub retry_after: Option<u32>,
     /// The Reason header (RFC 3326), e.g. `Q.850;cause=17`.
     pub reason_header: Option<String>,
+    /// WWW-Authenticate values of a 401 (RFC 3261 22.2).
+    pub www_authenticate: Vec<String>,
+    /// Proxy-Authenticate values of a 407 (RFC 3261 22.3).
+    pub proxy_authenticate: Vec<String>,
     pub body: Vec<u8>,
 }
 
@@ -158,6 +162,8 @@ pub fn parse(bytes: &[u8]) -> Result<Inbound, ParseError> {
         record_route: Vec::new(),
         retry_after: None,
         reason_header: None,
+        www_authenticate: Vec::new(),
+        proxy_authenticate: Vec::new(),
         body,
     };
     let mut cseq = None;
@@ -179,6 +185,8 @@ pub fn parse(bytes: &[u8]) -> Result<Inbound, ParseError> {
                     .next()
                     .and_then(|d| d.parse().ok())
             }
+            rsip::Header::WwwAuthenticate(v) => m.www_authenticate.push(v.value().to_string()),
+            rsip::Header::ProxyAuthenticate(v) => m.proxy_authenticate.push(v.value().to_string()),
             rsip::Header::Other(name, value) if name.eq_ignore_ascii_case("Reason") => {
                 m.reason_header = Some(value.clone())
             }

@@ -150,6 +150,10 @@ pub struct EngineOptions {
     pub paused: bool,
     /// `[[agents]]` in the config.
     pub agents: Vec<AgentConfig>,
+    /// More keys for the `carrier` trunk table (TOML lines).
+    pub trunk_extra: String,
+    /// Environment variables for the engine process.
+    pub env: Vec<(String, String)>,
 }
 
 impl EngineOptions {
@@ -159,6 +163,8 @@ impl EngineOptions {
             trunk_port,
             paused: false,
             agents: Vec::new(),
+            trunk_extra: String::new(),
+            env: Vec::new(),
         }
     }
 
@@ -169,6 +175,8 @@ impl EngineOptions {
             trunk_port: free_udp_port(),
             paused: true,
             agents: Vec::new(),
+            trunk_extra: String::new(),
+            env: Vec::new(),
         }
     }
 
@@ -225,7 +233,7 @@ impl Engine {
              [sip]\nlisten = {}\n\n\
              [sandbox]\nenabled = false\nlisten = {}\n\n\
              [scheduler]\npaused = {}\n\n\
-             [[trunks]]\nname = {}\nuri = {}\n\n",
+             [[trunks]]\nname = {}\nuri = {}\n{}\n",
             toml_str(&api.to_string()),
             toml_str(&format!("sqlite://{}", db.display())),
             toml_str(&sip.to_string()),
@@ -233,6 +241,7 @@ impl Engine {
             options.paused,
             toml_str(TRUNK),
             toml_str(&format!("sip:127.0.0.1:{}", options.trunk_port)),
+            options.trunk_extra,
         );
         for agent in &options.agents {
             config.push_str(&agent.to_toml());
@@ -283,6 +292,9 @@ impl Engine {
             "OUTDIAL_SIP_LISTEN",
         ] {
             cmd.env_remove(var);
+        }
+        for (k, v) in &self.options.env {
+            cmd.env(k, v);
         }
         // A plain log file, without colour escapes.
         cmd.env("NO_COLOR", "1");

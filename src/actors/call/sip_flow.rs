@@ -15,8 +15,20 @@ impl CallActor {
     pub(super) fn send_invite(&mut self, ctx: &mut Context<Self>) {
         let local_ip = self.services.transport.local_addr().map(|a| a.ip());
         let ip = local_ip.unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
-        let offer = sdp::offer(ip, 4000, rand::random::<u32>().into());
-        self.invite_bytes = match self.leg.invite(&offer) {
+        self.offer = sdp::offer(ip, 4000, rand::random::<u32>().into());
+        self.services
+            .transport
+            .register(&self.leg.ids.call_id, ctx.address().recipient());
+        let now = self.services.clock.instant();
+        self.phase = Phase::Calling;
+        self.ring_deadline = Some(now + secs(self.plan.agent.ring_timeout_seconds));
+        self.start_invite_transaction(ctx);
+    }
+
+    /// Build the INVITE from the leg as it is now and run a new INVITE
+    /// client transaction for it.
+    pub(super) fn start_invite_transaction(&mut self, ctx: &mut Context<Self>) {
+        self.invite_bytes = match self.leg.invite(&self.offer) {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(call = %self.plan.call.id, error = %e, "cannot build INVITE");
@@ -30,12 +42,7 @@ impl CallActor {
                 return;
             }
         };
-        self.services
-            .transport
-            .register(&self.leg.ids.call_id, ctx.address().recipient());
         let now = self.services.clock.instant();
-        self.phase = Phase::Calling;
-        self.ring_deadline = Some(now + secs(self.plan.agent.ring_timeout_seconds));
         let (tx, actions) = InviteClient::new(self.plan.trunk.timers, false, now);
         self.invite = Some(tx);
         self.on_invite_actions(actions, None, ctx);
@@ -83,6 +90,11 @@ impl CallActor {
                 Action::Terminated => {}
             }
         }
+        // A challenge is answered after the transaction sent its ACK, which
+        // must still carry the challenged INVITE's branch and CSeq.
+        if let Some(challenge) = self.challenge.take() {
+            self.answer_challenge(challenge, ctx);
+        }
     }
 
     fn on_invite_response(&mut self, code: u16, resp: &Inbound, ctx: &mut Context<Self>) {
@@ -107,6 +119,7 @@ impl CallActor {
                 }
             }
             200..=299 => self.on_2xx(resp, ctx),
+            401 | 407 if self.phase == Phase::Calling => self.challenge = Some(resp.clone()),
             _ => {
                 // The ACK itself is sent by the transaction (SendAck).
                 let cause = if self.phase == Phase::Canceling && code == 487 {
@@ -253,6 +266,21 @@ impl CallActor {
     pub(super) fn on_response(&mut self, resp: Inbound, code: u16, ctx: &mut Context<Self>) {
         let now = self.services.clock.instant();
         match resp.cseq_method {
+            // A retransmitted challenge for an INVITE we already retried
+            // with credentials: its transaction's ACK again (17.1.1.3).
+            Method::Invite
+                if code >= 300
+                    && self
+                        .challenge_acks
+                        .contains_key(resp.branch.as_deref().unwrap_or("")) =>
+            {
+                if let Some(ack) = self
+                    .challenge_acks
+                    .get(resp.branch.as_deref().unwrap_or(""))
+                {
+                    self.send(ack.clone());
+                }
+            }
             Method::Invite if resp.branch.as_deref() == Some(self.leg.ids.branch.as_str()) => {
                 if code >= 300 {
                     self.leg.on_final(&resp);
