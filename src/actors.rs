@@ -69,15 +69,22 @@ impl Services {
         }
     }
 
-    /// Record without waiting for the result; failures are logged. The
-    /// change is queued before this returns, so changes recorded one after
-    /// another are applied in that order.
+    /// Record without waiting for the result. The change is queued before
+    /// this returns, so changes recorded one after another are applied in
+    /// that order. A store error is retried with backoff until the change
+    /// is applied or refused by its compare-and-set: an outcome is never
+    /// dropped because the store hiccuped.
     pub fn record_later(&self, change: Change) {
-        let call = change.call_id;
-        let fut = self.record_queued(change);
+        let first = self.record_queued(change.clone());
+        let this = self.clone();
         actix::spawn(async move {
-            if let Err(e) = fut.await {
-                tracing::error!(%call, error = %e, "failed to record call change");
+            let mut result = first.await;
+            let mut backoff = std::time::Duration::from_millis(100);
+            while let Err(e) = result {
+                tracing::error!(call = %change.call_id, error = %e, retry_in = ?backoff, "failed to record call change");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+                result = this.record(change.clone()).await;
             }
         });
     }

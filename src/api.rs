@@ -12,7 +12,10 @@ use crate::domain::{Agent, AgentId};
 use crate::events::EventBus;
 use crate::store::Store;
 use actix::Addr;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::header;
 use actix_web::http::StatusCode;
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, HttpResponse, ResponseError};
 use problem::Problem;
 use std::collections::{HashMap, HashSet};
@@ -65,6 +68,39 @@ pub async fn method_not_allowed(req: actix_web::HttpRequest) -> HttpResponse {
         format!("{} is not allowed on {}", req.method(), req.path()),
     )
     .error_response()
+}
+
+/// Errors raised by actix-web itself before a handler runs (a body over the
+/// size limit, a broken payload) come as plain text; answer them as
+/// problem+json like every other error.
+pub fn problem_errors<B: 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler_client(|res: ServiceResponse<B>| {
+        let is_problem = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+        if is_problem {
+            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        }
+        let status = res.status();
+        let detail = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                format!(
+                    "the request body is over the {} MiB limit",
+                    MAX_BODY_BYTES >> 20
+                )
+            }
+            _ => status
+                .canonical_reason()
+                .unwrap_or("bad request")
+                .to_string(),
+        };
+        let (req, _) = res.into_parts();
+        let body = Problem::new(status, "http", detail).error_response();
+        Ok(ErrorHandlerResponse::Response(
+            ServiceResponse::new(req, body).map_into_right_body(),
+        ))
+    })
 }
 
 /// Parse a JSON body, naming where it is malformed.

@@ -321,6 +321,12 @@ impl Config {
             }
             t.target()
                 .map_err(|r| invalid(format!("trunks[{i}].uri"), r))?;
+            if t.max_channels == 0 {
+                return Err(invalid(
+                    format!("trunks[{i}].max_channels"),
+                    "must be at least 1",
+                ));
+            }
             match (&t.username, &t.password) {
                 (Some(_), None) => {
                     return Err(invalid(

@@ -95,6 +95,13 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         .map(|a| (a.id, a))
         .collect();
     for agent in agents.values() {
+        if !services.trunks.contains_key(&agent.trunk) {
+            tracing::warn!(
+                agent = %agent.id,
+                trunk = %agent.trunk,
+                "agent uses a trunk that is not configured: it takes no new calls and its queued calls wait until the trunk is configured again"
+            );
+        }
         scheduler.do_send(UpsertAgent(agent.clone()));
     }
     recover(&services, &scheduler, &agents).await?;
@@ -115,6 +122,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
     };
     let mut server = HttpServer::new(move || {
         App::new()
+            .wrap(api::problem_errors())
             .app_data(web::Data::new(state.clone()))
             .app_data(web::PayloadConfig::new(api::MAX_BODY_BYTES))
             .configure(api::configure)

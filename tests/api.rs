@@ -750,7 +750,9 @@ fn cancel_a_queued_call_once() {
         404,
         None,
     );
-    assert_problem(&engine.delete("/api/v1/calls/not-a-uuid"), 400, None);
+    // An id that is not even a UUID names no call either.
+    assert_problem(&engine.delete("/api/v1/calls/not-a-uuid"), 404, None);
+    assert_problem(&engine.get("/api/v1/calls/not-a-uuid"), 404, None);
 
     let stats = engine.statistics(Some(&agent));
     assert_eq!(count(&stats, "Canceled"), 1);

@@ -110,6 +110,10 @@ fn a_bad_config_stops_start_up_naming_the_key() {
         (good.replace("[sip]\n", "[sip]\nlisten_port = 5\n"), "listen_port"),
         (good.replace("sip:127.0.0.1:5099", "http://nowhere"), "trunks[0].uri"),
         (
+            good.replace("5099\"\n", "5099\"\nmax_channels = 0\n"),
+            "trunks[0].max_channels",
+        ),
+        (
             format!(
                 "{good}[[agents]]\nid = \"2f1c0a4e-7d3b-4c8e-9a51-0b6f2d9e8c11\"\nname = \"a\"\n\
                  timezone = \"UTC\"\nmax_concurrent_calls = 1\ncaller_id = \"+15550001111\"\ntrunk = \"missing\"\n"
@@ -122,4 +126,28 @@ fn a_bad_config_stops_start_up_naming_the_key() {
         assert!(!ok, "start-up must fail for a bad {key}");
         assert!(stderr.contains(key), "the message names {key}: {stderr}");
     }
+}
+
+/// Invariant 5 while nothing is dialed (here: dispatch paused): a queued
+/// call whose deadline passes is canceled as `deadline_missed`, not left
+/// Queued, and never dialed.
+#[test]
+fn a_queued_call_past_its_deadline_is_canceled_even_if_never_dispatched() {
+    let engine = Engine::start(EngineOptions::paused().agent(AgentConfig::default()));
+    let call = engine.create_call(json!({
+        "agentId": AGENT_ID,
+        "endpoint": "+15551234567",
+        "deadline": rfc3339_from_now(2),
+    }));
+    let other = engine.create_call(json!({ "agentId": AGENT_ID, "endpoint": "+15551234568" }));
+    let id = call["id"].as_str().unwrap();
+    let done = engine.wait_terminal(id, Duration::from_secs(15));
+    assert_eq!(done["status"], "Canceled", "{done}");
+    assert_eq!(done["cause"], "deadline_missed", "{done}");
+    assert!(attempts(&done).is_empty(), "never dialed: {done}");
+    let other = engine.call(other["id"].as_str().unwrap());
+    assert_eq!(
+        other["status"], "Queued",
+        "a call without a deadline keeps waiting: {other}"
+    );
 }

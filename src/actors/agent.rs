@@ -10,7 +10,8 @@ use crate::scheduler::AgentQueue;
 use crate::store::Change;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
 /// What the agent keeps about a waiting call.
@@ -31,6 +32,11 @@ pub struct AgentActor {
     scheduler: Addr<Scheduler>,
     queue: AgentQueue,
     calls: HashMap<CallId, QueuedCall>,
+    /// Queued calls with a deadline, earliest first, so a call that waits
+    /// past its deadline (agent disabled, at capacity, paused) is canceled
+    /// on time even if it is never popped. Entries of calls that already
+    /// left the queue are skipped.
+    deadlines: BinaryHeap<Reverse<(DateTime<Utc>, CallId)>>,
 }
 
 impl AgentActor {
@@ -47,6 +53,7 @@ impl AgentActor {
             scheduler,
             queue: AgentQueue::new(),
             calls: HashMap::new(),
+            deadlines: BinaryHeap::new(),
         }
     }
 
@@ -86,8 +93,38 @@ impl AgentActor {
     }
 }
 
+impl AgentActor {
+    /// Cancel every queued call whose deadline has passed (invariant 5).
+    fn sweep_deadlines(&mut self) {
+        let now = self.services.clock.now();
+        let mut removed = false;
+        while let Some(Reverse((deadline, id))) = self.deadlines.peek().copied() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop();
+            if self.queue.remove(id) {
+                if let Some(call) = self.calls.remove(&id) {
+                    self.cancel_missed_deadline(&call, now);
+                }
+                removed = true;
+            }
+        }
+        if removed {
+            self.report_backlog();
+        }
+    }
+}
+
+/// How often queued calls are checked against their deadlines.
+const DEADLINE_SWEEP: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Actor for AgentActor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(DEADLINE_SWEEP, |act, _| act.sweep_deadlines());
+    }
 }
 
 #[derive(Message)]
@@ -99,6 +136,9 @@ impl Handler<Enqueue> for AgentActor {
     fn handle(&mut self, Enqueue(calls): Enqueue, _: &mut Context<Self>) {
         for c in calls {
             if self.queue.push(c.id, c.priority) {
+                if let Some(d) = c.deadline {
+                    self.deadlines.push(Reverse((d, c.id)));
+                }
                 self.calls.insert(c.id, c);
             }
         }
@@ -181,7 +221,15 @@ impl Handler<SlotGranted> for AgentActor {
 
 impl Handler<AttemptEnded> for AgentActor {
     type Result = ();
-    fn handle(&mut self, msg: AttemptEnded, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: AttemptEnded, ctx: &mut Context<Self>) {
         self.release(msg.trunk_slot);
+        if let Some(call) = msg.requeue {
+            // The store failed before anything was sent; try again later
+            // rather than losing the call until the next restart.
+            ctx.notify_later(Enqueue(vec![call]), REQUEUE_DELAY);
+        }
     }
 }
+
+/// How long a call waits after a store failure before it is tried again.
+const REQUEUE_DELAY: std::time::Duration = std::time::Duration::from_secs(1);

@@ -37,6 +37,8 @@ pub struct CallPlan {
 #[rtype(result = "()")]
 pub struct AttemptEnded {
     pub trunk_slot: TrunkSlot,
+    /// The call was not dialed because the store failed: queue it again.
+    pub requeue: Option<QueuedCall>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +94,8 @@ pub struct CallActor {
     answered_at: Option<(Instant, DateTime<Utc>)>,
     timer: Option<SpawnHandle>,
     slot_released: bool,
+    /// Nothing was sent and the store failed: hand the call back.
+    requeue: bool,
 }
 
 impl CallActor {
@@ -145,6 +149,7 @@ impl CallActor {
             answered_at: None,
             timer: None,
             slot_released: false,
+            requeue: false,
         }
     }
 
@@ -183,7 +188,9 @@ impl CallActor {
         let services = self.services.clone();
         let pending = Change {
             call_id: self.plan.call.id,
-            expect: vec![CallStatus::Queued],
+            // Pending too: an earlier try may have stopped there when the
+            // store failed; a call sits in one agent queue at a time.
+            expect: vec![CallStatus::Queued, CallStatus::Pending],
             status: Some(CallStatus::Pending),
             cause: None,
             attempt: None,
@@ -231,7 +238,8 @@ impl CallActor {
                 Ok(true) => act.send_invite(ctx),
                 Ok(false) => act.stop_undialed(ctx),
                 Err(e) => {
-                    tracing::error!(call = %act.plan.call.id, error = %e, "store failed before dialing");
+                    tracing::error!(call = %act.plan.call.id, error = %e, "store failed before dialing; queued again");
+                    act.requeue = true;
                     act.stop_undialed(ctx)
                 }
             }
@@ -248,6 +256,7 @@ impl CallActor {
             self.slot_released = true;
             self.plan.owner.do_send(AttemptEnded {
                 trunk_slot: self.plan.trunk_slot,
+                requeue: self.requeue.then(|| self.plan.call.clone()),
             });
         }
     }
@@ -339,10 +348,10 @@ impl Actor for CallActor {
 
 impl Handler<SipIn> for CallActor {
     type Result = ();
-    fn handle(&mut self, SipIn { msg, .. }: SipIn, ctx: &mut Context<Self>) {
+    fn handle(&mut self, SipIn { msg, from }: SipIn, ctx: &mut Context<Self>) {
         match msg.start.clone() {
             Start::Response { code, .. } => self.on_response(msg, code, ctx),
-            Start::Request { method, .. } => self.on_request(msg, method, ctx),
+            Start::Request { method, .. } => self.on_request(msg, method, from, ctx),
         }
         // A stopping actor needs no timer; a finished one that lingers for
         // Timer D still does.

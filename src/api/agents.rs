@@ -102,20 +102,40 @@ async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     let agent = existing(&state, &path)?;
-    let counts = state.store.status_counts(Some(agent.id)).await?;
+    // Take the agent out of service first, so no call can be scheduled for
+    // it between the check below and the delete; put it back if it still
+    // has live calls.
+    state.agents.write().expect("agents lock").remove(&agent.id);
+    let restore = |state: &AppState| {
+        state
+            .agents
+            .write()
+            .expect("agents lock")
+            .insert(agent.id, agent.clone());
+    };
+    let counts = match state.store.status_counts(Some(agent.id)).await {
+        Ok(c) => c,
+        Err(e) => {
+            restore(&state);
+            return Err(e.into());
+        }
+    };
     let live: u64 = counts
         .iter()
         .filter(|(s, _)| !s.is_terminal())
         .map(|(_, n)| n)
         .sum();
     if live > 0 {
+        restore(&state);
         return Err(Problem::conflict(format!(
             "agent {} has {live} calls that are not finished; cancel them or let them finish first",
             agent.id
         )));
     }
-    state.store.delete_agent(agent.id).await?;
-    state.agents.write().expect("agents lock").remove(&agent.id);
+    if let Err(e) = state.store.delete_agent(agent.id).await {
+        restore(&state);
+        return Err(e.into());
+    }
     let mut disabled = agent;
     disabled.is_enabled = false;
     state.scheduler.do_send(UpsertAgent(disabled));

@@ -51,8 +51,9 @@ fn view(d: &CallDetail) -> HttpResponse {
 }
 
 fn parse_call_id(s: &str) -> Result<CallId, Problem> {
+    // A string that is not a UUID names no call: 404, like any unknown id.
     s.parse()
-        .map_err(|_| Problem::bad_request(format!("callId {s:?} is not a UUID")))
+        .map_err(|_| Problem::not_found(format!("no call with id {s:?} (call ids are UUIDs)")))
 }
 
 /// The new call and its first two history entries.
@@ -114,7 +115,14 @@ async fn accept(state: &AppState, calls: Vec<Call>, events: Vec<CallEvent>) -> R
 async fn create(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, Problem> {
     let value = parse_json(&body)?;
     let now = state.clock.now();
-    let req = call_request(&value, None, now, |id| state.agent(id)).map_err(Problem::invalid)?;
+    let req = call_request(
+        &value,
+        None,
+        now,
+        |id| state.agent(id),
+        |t| state.trunk_names.contains(t),
+    )
+    .map_err(Problem::invalid)?;
     let (call, events) = new_call(req, now);
     accept(&state, vec![call.clone()], events.to_vec()).await?;
     Ok(HttpResponse::Created().json(CallView {
@@ -161,7 +169,13 @@ async fn bulk(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRespon
     let (mut calls, mut events, mut created, mut failed) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (index, item) in items.iter().enumerate() {
-        match call_request(item, default_agent, now, |id| state.agent(id)) {
+        match call_request(
+            item,
+            default_agent,
+            now,
+            |id| state.agent(id),
+            |t| state.trunk_names.contains(t),
+        ) {
             Ok(req) => {
                 let (call, evs) = new_call(req, now);
                 created.push(Created { index, id: call.id });

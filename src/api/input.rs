@@ -30,12 +30,15 @@ const CALL_FIELDS: [&str; 6] = [
 ];
 
 /// Validate one call item. `default_agent` is the bulk request's top-level
-/// `agentId`; `agent` looks an agent up.
+/// `agentId`; `agent` looks an agent up; `trunk_exists` says whether a
+/// trunk is configured (an agent stored on a trunk since removed from the
+/// config cannot dial).
 pub fn call_request(
     item: &Value,
     default_agent: Option<&Value>,
     now: DateTime<Utc>,
     agent: impl Fn(AgentId) -> Option<Agent>,
+    trunk_exists: impl Fn(&str) -> bool,
 ) -> Result<CallRequest, Vec<FieldError>> {
     let Some(obj) = item.as_object() else {
         return Err(vec![FieldError::new("body", "must be a JSON object")]);
@@ -65,6 +68,16 @@ pub fn call_request(
                     errs.push(FieldError::new(
                         "agentId",
                         format!("agent {id} is disabled"),
+                    ));
+                    None
+                }
+                Some(a) if !trunk_exists(&a.trunk) => {
+                    errs.push(FieldError::new(
+                        "agentId",
+                        format!(
+                            "agent {id} uses trunk {:?}, which is not configured",
+                            a.trunk
+                        ),
                     ));
                     None
                 }
@@ -303,15 +316,33 @@ mod tests {
     }
 
     fn check(item: Value) -> Result<CallRequest, Vec<FieldError>> {
-        call_request(&item, None, now(), |id| match id.0.as_u128() {
-            1 => Some(agent(true)),
-            2 => Some(agent(false)),
-            _ => None,
-        })
+        call_request(
+            &item,
+            None,
+            now(),
+            |id| match id.0.as_u128() {
+                1 => Some(agent(true)),
+                2 => Some(agent(false)),
+                3 => Some(Agent {
+                    trunk: "gone".into(),
+                    ..agent(true)
+                }),
+                _ => None,
+            },
+            |t| t == "t",
+        )
     }
 
     const A1: &str = "00000000-0000-0000-0000-000000000001";
     const A2: &str = "00000000-0000-0000-0000-000000000002";
+    const A3: &str = "00000000-0000-0000-0000-000000000003";
+
+    #[test]
+    fn an_agent_on_an_unconfigured_trunk_cannot_take_calls() {
+        let errs = check(json!({"agentId": A3, "endpoint": "+15551234567"})).unwrap_err();
+        assert_eq!(errs[0].field, "agentId");
+        assert!(errs[0].reason.contains("\"gone\""), "{}", errs[0].reason);
+    }
 
     fn fields(r: Result<CallRequest, Vec<FieldError>>) -> Vec<String> {
         r.unwrap_err().into_iter().map(|e| e.field).collect()
@@ -420,6 +451,7 @@ mod tests {
             Some(&json!(A1)),
             now(),
             |_| Some(agent(true)),
+            |_| true,
         );
         assert_eq!(r.unwrap().agent_id.0.as_u128(), 1);
     }

@@ -21,7 +21,7 @@ pub enum EndpointError {
     MissingCountryCode,
     #[error("not a valid phone number: {0}")]
     InvalidNumber(String),
-    #[error("SIP URI has no host after the scheme")]
+    #[error("not a valid SIP URI: it needs a host, a non-empty user before @, and no spaces, quotes or angle brackets")]
     InvalidUri,
 }
 
@@ -37,8 +37,16 @@ impl Endpoint {
         let lower = s.to_ascii_lowercase();
         if lower.starts_with("sip:") || lower.starts_with("sips:") {
             let rest = &s[s.find(':').map_or(0, |i| i + 1)..];
-            let host = rest.rsplit('@').next().unwrap_or("");
-            if host.is_empty() || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            // Characters that would end the URI inside a header (RFC 3261
+            // 25.1 excludes them from SIP URIs unescaped): a `>` could
+            // smuggle parameters into To, such as a tag.
+            let forbidden = |c: char| c.is_whitespace() || c.is_control() || "<>\"".contains(c);
+            let (user, host) = match rest.rsplit_once('@') {
+                Some((user, host)) => (Some(user), host),
+                None => (None, rest),
+            };
+            let host = host.split([';', '?']).next().unwrap_or("");
+            if host.is_empty() || user == Some("") || rest.chars().any(forbidden) {
                 return Err(EndpointError::InvalidUri);
             }
             return Ok(Endpoint::Uri(s.to_string()));
@@ -126,6 +134,20 @@ mod tests {
             Ok(Endpoint::Uri("sips:bob@example.org:5061".into()))
         );
         assert_eq!(Endpoint::parse("sip:"), Err(EndpointError::InvalidUri));
+        for bad in [
+            "sip:a@b>;tag=evil",
+            "sip:a@\"x\"",
+            "sip:@b",
+            "sip:a@",
+            "sip:a@;x=1",
+            "sip:a b@c",
+        ] {
+            assert_eq!(
+                Endpoint::parse(bad),
+                Err(EndpointError::InvalidUri),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -73,7 +73,8 @@ impl Sandbox {
     async fn run(self) {
         let mut buf = vec![0u8; 65_536];
         while let Ok((n, from)) = self.socket.recv_from(&mut buf).await {
-            if let Ok(msg) = message::parse(&buf[..n]) {
+            let parsed = std::panic::catch_unwind(|| message::parse(&buf[..n]));
+            if let Ok(Ok(msg)) = parsed {
                 self.handle(msg, from);
             }
         }

@@ -121,9 +121,10 @@ impl Transport {
                     // ICMP port unreachable from an earlier send shows up
                     // here on some systems; it is not fatal.
                     Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+                    // Keep receiving: calls in flight depend on this loop.
                     Err(e) => {
-                        tracing::error!(error = %e, "SIP socket failed");
-                        break;
+                        tracing::error!(error = %e, "SIP socket receive failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                     }
                 }
             }

@@ -8,6 +8,7 @@ use crate::sip::message::{build_response, Inbound, Method, ResponseTo, Start};
 use crate::sip::sdp;
 use crate::sip::transaction::{Action, InviteClient, NonInviteClient};
 use actix::prelude::*;
+use std::net::SocketAddr;
 
 impl CallActor {
     /// Register for the Call-ID, start the INVITE transaction and the ring
@@ -115,7 +116,8 @@ impl CallActor {
                     self.ringing = true;
                     let detail = Some(format!("{code} {reason}"));
                     let ev = self.event("call.ringing", CallStatus::InProgress, detail);
-                    self.services.record_later(self.change(vec![], None, ev));
+                    self.services
+                        .record_later(self.change(vec![CallStatus::InProgress], None, ev));
                 }
             }
             200..=299 => self.on_2xx(resp, ctx),
@@ -163,7 +165,8 @@ impl CallActor {
             self.attempt.sip_reason = Some(reason.clone());
         }
         let ev = self.event("call.answered", CallStatus::InProgress, None);
-        self.services.record_later(self.change(vec![], None, ev));
+        self.services
+            .record_later(self.change(vec![CallStatus::InProgress], None, ev));
         self.ring_deadline = None;
         self.cancel_guard = None;
         if self.phase == Phase::Canceling {
@@ -234,7 +237,16 @@ impl CallActor {
         self.finish(CallStatus::Completed, Cause::Answered, code, reason, ctx);
     }
 
-    pub(super) fn on_request(&mut self, req: Inbound, method: Method, ctx: &mut Context<Self>) {
+    /// A request from the far end inside this call's dialog. Responses go
+    /// back to where the request came from (RFC 3261 18.2.2 with RFC 3581
+    /// rport: the source address and port), not to the trunk.
+    pub(super) fn on_request(
+        &mut self,
+        req: Inbound,
+        method: Method,
+        from: SocketAddr,
+        ctx: &mut Context<Self>,
+    ) {
         let respond = |act: &Self, code: u16, reason: &str| {
             let bytes = build_response(&ResponseTo {
                 request: &req,
@@ -244,8 +256,15 @@ impl CallActor {
                 contact: Some(format!("<sip:outdial@{}>", act.leg.local)),
                 body: None,
             });
-            act.send(bytes);
+            act.services.transport.send(bytes, from);
         };
+        // RFC 3261 12.2.2: a request whose tags match no dialog of ours
+        // gets 481 (our tag is its To tag, the callee's its From tag).
+        let ours = req.to_tag.as_deref() == Some(self.leg.ids.from_tag.as_str());
+        let theirs = self.leg.to_tag.is_none() || req.from_tag == self.leg.to_tag;
+        if method != Method::Ack && !(ours && theirs) {
+            return respond(self, 481, "Call/Transaction Does Not Exist");
+        }
         match method {
             // The callee hangs up (RFC 3261 15.1.2).
             Method::Bye => {
@@ -259,6 +278,8 @@ impl CallActor {
             // Session changes are not supported yet; refusing keeps the
             // call up (RFC 3261 14.2).
             Method::Invite => respond(self, 488, "Not Acceptable Here"),
+            // A method this engine does not know at all (RFC 3261 8.2.1).
+            Method::Other(_) => respond(self, 501, "Not Implemented"),
             _ => respond(self, 405, "Method Not Allowed"),
         }
     }

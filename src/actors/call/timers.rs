@@ -34,6 +34,10 @@ impl CallActor {
         }
         if self.cancel_guard.is_some_and(|d| d <= now) {
             self.cancel_guard = None;
+            // RFC 3261 9.1: with no final response 64*T1 after the CANCEL,
+            // the client SHOULD consider the INVITE transaction destroyed.
+            // Without it the actor can stop; a very late 2xx finds no owner.
+            self.invite = None;
             self.finish(
                 CallStatus::Failed,
                 Cause::NoAnswer,
