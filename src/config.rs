@@ -121,6 +121,24 @@ pub struct TrunkConfig {
     /// trunk name upper-cased, other characters as `_`) sets it.
     #[serde(default)]
     pub password: Option<Secret>,
+    /// RFC 3261 timer values for this trunk, in milliseconds: T1 (the
+    /// round-trip estimate; 64*T1 bounds every transaction), T2 and T4.
+    #[serde(default = "default_t1")]
+    pub t1_ms: u64,
+    #[serde(default = "default_t2")]
+    pub t2_ms: u64,
+    #[serde(default = "default_t4")]
+    pub t4_ms: u64,
+}
+
+fn default_t1() -> u64 {
+    500
+}
+fn default_t2() -> u64 {
+    4000
+}
+fn default_t4() -> u64 {
+    5000
 }
 
 /// A secret from the config: never printed by `Debug` or logs.
@@ -321,6 +339,24 @@ impl Config {
             }
             t.target()
                 .map_err(|r| invalid(format!("trunks[{i}].uri"), r))?;
+            if !(50..=10_000).contains(&t.t1_ms) {
+                return Err(invalid(
+                    format!("trunks[{i}].t1_ms"),
+                    "must be from 50 to 10000",
+                ));
+            }
+            if t.t2_ms < t.t1_ms || t.t2_ms > 60_000 {
+                return Err(invalid(
+                    format!("trunks[{i}].t2_ms"),
+                    "must be from t1_ms to 60000",
+                ));
+            }
+            if t.t4_ms > 60_000 {
+                return Err(invalid(
+                    format!("trunks[{i}].t4_ms"),
+                    "must be at most 60000",
+                ));
+            }
             if t.max_channels == 0 {
                 return Err(invalid(
                     format!("trunks[{i}].max_channels"),

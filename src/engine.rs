@@ -61,7 +61,11 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         .iter()
         .filter_map(|t| {
             let target = t.target().ok()?;
-            let timers = Timers::default();
+            let timers = Timers {
+                t1: Duration::from_millis(t.t1_ms),
+                t2: Duration::from_millis(t.t2_ms),
+                t4: Duration::from_millis(t.t4_ms),
+            };
             let credentials = t.username.clone().zip(t.password.clone());
             Some((
                 t.name.clone(),

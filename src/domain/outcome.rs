@@ -54,9 +54,12 @@ impl Cause {
     }
 
     /// Classify a final SIP response (RFC 3261 section 21). `retry_after`
-    /// says whether the response carried a Retry-After header.
-    pub fn from_sip_final(code: u16, retry_after: bool) -> Cause {
+    /// says whether the response carried a Retry-After header; `reason` is
+    /// its reason phrase (carriers such as Twilio say "channel limit" in a
+    /// 403 when the trunk is full, which is a request to slow down).
+    pub fn from_sip_final(code: u16, retry_after: bool, reason: &str) -> Cause {
         match code {
+            403 if reason.to_ascii_lowercase().contains("channel limit") => Cause::Throttled,
             200..=299 => Cause::Answered,
             486 | 600 => Cause::Busy,
             408 | 480 | 487 => Cause::NoAnswer,
@@ -90,17 +93,22 @@ mod tests {
 
     #[test]
     fn classifies_final_responses() {
-        assert_eq!(Cause::from_sip_final(200, false), Cause::Answered);
-        assert_eq!(Cause::from_sip_final(486, false), Cause::Busy);
-        assert_eq!(Cause::from_sip_final(600, false), Cause::Busy);
-        assert_eq!(Cause::from_sip_final(404, false), Cause::NotFound);
-        assert_eq!(Cause::from_sip_final(484, false), Cause::NotFound);
-        assert_eq!(Cause::from_sip_final(487, false), Cause::NoAnswer);
-        assert_eq!(Cause::from_sip_final(480, false), Cause::NoAnswer);
-        assert_eq!(Cause::from_sip_final(503, false), Cause::NetworkError);
-        assert_eq!(Cause::from_sip_final(503, true), Cause::Throttled);
-        assert_eq!(Cause::from_sip_final(603, false), Cause::Rejected);
-        assert_eq!(Cause::from_sip_final(403, false), Cause::Rejected);
+        assert_eq!(Cause::from_sip_final(200, false, ""), Cause::Answered);
+        assert_eq!(Cause::from_sip_final(486, false, ""), Cause::Busy);
+        assert_eq!(Cause::from_sip_final(600, false, ""), Cause::Busy);
+        assert_eq!(Cause::from_sip_final(404, false, ""), Cause::NotFound);
+        assert_eq!(Cause::from_sip_final(484, false, ""), Cause::NotFound);
+        assert_eq!(Cause::from_sip_final(487, false, ""), Cause::NoAnswer);
+        assert_eq!(Cause::from_sip_final(480, false, ""), Cause::NoAnswer);
+        assert_eq!(Cause::from_sip_final(503, false, ""), Cause::NetworkError);
+        assert_eq!(Cause::from_sip_final(503, true, ""), Cause::Throttled);
+        assert_eq!(Cause::from_sip_final(603, false, ""), Cause::Rejected);
+        assert_eq!(Cause::from_sip_final(403, false, ""), Cause::Rejected);
+        assert_eq!(
+            Cause::from_sip_final(403, false, "Channel Limit Reached"),
+            Cause::Throttled
+        );
+        assert_eq!(Cause::from_sip_final(429, false, ""), Cause::Throttled);
     }
 
     #[test]

@@ -127,7 +127,7 @@ impl CallActor {
                 let cause = if self.phase == Phase::Canceling && code == 487 {
                     Cause::NoAnswer
                 } else {
-                    Cause::from_sip_final(code, resp.retry_after.is_some())
+                    Cause::from_sip_final(code, resp.retry_after.is_some(), &reason)
                 };
                 self.attempt.sip_code = Some(code);
                 self.attempt.sip_reason = Some(reason.clone());
