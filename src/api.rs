@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod calls;
+pub mod events;
 pub mod input;
 pub mod problem;
 
@@ -47,7 +48,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .configure(agents::configure)
-                .configure(calls::configure),
+                .configure(calls::configure)
+                .configure(events::configure),
         )
         .default_service(web::to(not_found));
 }
