@@ -31,7 +31,7 @@ for component in rustfmt clippy; do
     fi
 done
 
-echo "== sipp: $(sipp -v 2>&1 | grep -m1 -o 'SIPp v[^ ]*' || echo unknown version)"
+echo "== sipp: $( (sipp -v 2>&1 || true) | grep -m1 -o 'SIPp v[^ ]*' || true)"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

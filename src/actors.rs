@@ -13,12 +13,13 @@ pub mod scheduler;
 
 use crate::clock::SharedClock;
 use crate::config::{Secret, TrunkTarget};
+use crate::domain::DncList;
 use crate::events::EventBus;
 use crate::sip::transaction::Timers;
 use crate::sip::Transport;
 use crate::store::{Change, Store, StoreError};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 pub use agent::AgentActor;
 pub use call::CallActor;
@@ -43,6 +44,9 @@ pub struct Services {
     pub clock: SharedClock,
     pub transport: Transport,
     pub trunks: Arc<HashMap<String, Trunk>>,
+    /// The do-not-call lists, checked again when a call is popped to dial.
+    /// A std RwLock: never held across an await.
+    pub dnc: Arc<RwLock<DncList>>,
 }
 
 impl Services {

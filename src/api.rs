@@ -3,13 +3,14 @@
 
 pub mod agents;
 pub mod calls;
+pub mod dnc;
 pub mod events;
 pub mod input;
 pub mod problem;
 
 use crate::actors::scheduler::Scheduler;
 use crate::clock::SharedClock;
-use crate::domain::{Agent, AgentId};
+use crate::domain::{Agent, AgentId, DncList, DncScope};
 use crate::events::EventBus;
 use crate::store::Store;
 use actix::Addr;
@@ -34,11 +35,25 @@ pub struct AppState {
     /// across an await.
     pub agents: Arc<RwLock<HashMap<AgentId, Agent>>>,
     pub trunk_names: Arc<HashSet<String>>,
+    /// The do-not-call lists, shared with the agents (checked at dial time).
+    pub dnc: Arc<RwLock<DncList>>,
 }
 
 impl AppState {
     pub fn agent(&self, id: AgentId) -> Option<Agent> {
         self.agents.read().expect("agents lock").get(&id).cloned()
+    }
+}
+
+impl input::CallContext for AppState {
+    fn agent(&self, id: AgentId) -> Option<Agent> {
+        AppState::agent(self, id)
+    }
+    fn trunk_exists(&self, name: &str) -> bool {
+        self.trunk_names.contains(name)
+    }
+    fn dnc_block(&self, number: &str, agent: AgentId) -> Option<DncScope> {
+        self.dnc.read().expect("dnc lock").blocking(number, agent)
     }
 }
 
@@ -49,7 +64,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/api/v1")
                 .configure(agents::configure)
                 .configure(calls::configure)
-                .configure(events::configure),
+                .configure(events::configure)
+                .configure(dnc::configure),
         )
         .default_service(web::to(not_found));
 }

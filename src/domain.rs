@@ -5,10 +5,12 @@
 
 pub mod agent;
 pub mod call;
+pub mod dnc;
 pub mod endpoint;
 pub mod outcome;
 
 pub use agent::{Agent, AgentId, FieldError};
 pub use call::{Attempt, Call, CallEvent, CallId, CallStatus, Priority};
+pub use dnc::{DncList, DncScope};
 pub use endpoint::Endpoint;
 pub use outcome::Cause;

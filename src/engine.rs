@@ -7,7 +7,7 @@ use crate::actors::{Scheduler, Services, Trunk};
 use crate::api::{self, AppState};
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::domain::{Agent, AgentId, Attempt, Call, CallEvent, CallStatus, Cause};
+use crate::domain::{Agent, AgentId, Attempt, Call, CallEvent, CallStatus, Cause, DncList};
 use crate::events::EventBus;
 use crate::sip::leg::{Leg, LegIds};
 use crate::sip::sandbox::Sandbox;
@@ -80,12 +80,18 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         })
         .collect();
     let bus = EventBus::new(65_536);
+    let mut dnc = DncList::new();
+    for (number, scope) in store.dnc_entries().await? {
+        dnc.add(&number, scope);
+    }
+    let dnc = Arc::new(RwLock::new(dnc));
     let services = Services {
         store: store.clone(),
         bus: bus.clone(),
         clock: clock.clone(),
         transport: transport.clone(),
         trunks: Arc::new(trunks),
+        dnc: dnc.clone(),
     };
     let scheduler = Scheduler::new(services.clone(), config.scheduler.paused).start();
 
@@ -116,6 +122,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         clock,
         bus,
         agents: Arc::new(RwLock::new(agents)),
+        dnc,
         trunk_names: Arc::new(
             config
                 .trunks

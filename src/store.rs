@@ -6,7 +6,9 @@
 
 pub mod sqlite;
 
-use crate::domain::{Agent, AgentId, Attempt, Call, CallEvent, CallId, CallStatus, Cause};
+use crate::domain::{
+    Agent, AgentId, Attempt, Call, CallEvent, CallId, CallStatus, Cause, DncScope,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
@@ -109,4 +111,16 @@ pub trait Store: Send + Sync + 'static {
     /// Calls not in a terminal status, in id order, each with its latest
     /// attempt: what a restarting engine must pick up.
     async fn unfinished_calls(&self) -> Result<Vec<(Call, Option<Attempt>)>, StoreError>;
+
+    /// Put numbers (E.164) on a do-not-call list; already listed ones stay.
+    async fn dnc_add(
+        &self,
+        numbers: Vec<String>,
+        scope: DncScope,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Take a number off one list; false when it was not on it.
+    async fn dnc_remove(&self, number: String, scope: DncScope) -> Result<bool, StoreError>;
+    /// Every entry of every list, to load at start.
+    async fn dnc_entries(&self) -> Result<Vec<(String, DncScope)>, StoreError>;
 }

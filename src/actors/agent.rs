@@ -74,11 +74,16 @@ impl AgentActor {
 
     /// A call whose deadline passed is canceled, never dialed (invariant 5).
     fn cancel_missed_deadline(&self, call: &QueuedCall, now: DateTime<Utc>) {
+        self.cancel_queued(call, Cause::DeadlineMissed, "deadline_missed".into(), now);
+    }
+
+    /// Cancel a call that left the queue without being dialed.
+    fn cancel_queued(&self, call: &QueuedCall, cause: Cause, detail: String, now: DateTime<Utc>) {
         self.services.record_later(Change {
             call_id: call.id,
             expect: vec![CallStatus::Created, CallStatus::Queued],
             status: Some(CallStatus::Canceled),
-            cause: Some(Cause::DeadlineMissed),
+            cause: Some(cause),
             attempt: None,
             event: Some(CallEvent {
                 call_id: call.id,
@@ -86,10 +91,18 @@ impl AgentActor {
                 event: "call.canceled",
                 status: CallStatus::Canceled,
                 at: now,
-                detail: Some("deadline_missed".into()),
+                detail: Some(detail),
             }),
             at: now,
         });
+    }
+
+    /// The list that forbids this call now, if any (a number listed after
+    /// the call was queued is caught here, at dial time).
+    fn dnc_block(&self, call: &QueuedCall) -> Option<String> {
+        let dnc = self.services.dnc.read().expect("dnc lock");
+        dnc.blocking(call.endpoint.as_str(), self.agent.id)
+            .map(|s| s.name())
     }
 }
 
@@ -192,7 +205,13 @@ impl Handler<SlotGranted> for AgentActor {
             };
             match call.deadline {
                 Some(d) if d <= now => self.cancel_missed_deadline(&call, now),
-                _ => break Some(call),
+                _ => match self.dnc_block(&call) {
+                    Some(list) => {
+                        let detail = format!("dnc: the number is on the {list} do-not-call list");
+                        self.cancel_queued(&call, Cause::Dnc, detail, now)
+                    }
+                    None => break Some(call),
+                },
             }
         };
         let trunk = self.services.trunks.get(&self.agent.trunk).cloned();

@@ -115,14 +115,7 @@ async fn accept(state: &AppState, calls: Vec<Call>, events: Vec<CallEvent>) -> R
 async fn create(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, Problem> {
     let value = parse_json(&body)?;
     let now = state.clock.now();
-    let req = call_request(
-        &value,
-        None,
-        now,
-        |id| state.agent(id),
-        |t| state.trunk_names.contains(t),
-    )
-    .map_err(Problem::invalid)?;
+    let req = call_request(&value, None, now, state.get_ref()).map_err(Problem::invalid)?;
     let (call, events) = new_call(req, now);
     accept(&state, vec![call.clone()], events.to_vec()).await?;
     Ok(HttpResponse::Created().json(CallView {
@@ -169,13 +162,7 @@ async fn bulk(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRespon
     let (mut calls, mut events, mut created, mut failed) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (index, item) in items.iter().enumerate() {
-        match call_request(
-            item,
-            default_agent,
-            now,
-            |id| state.agent(id),
-            |t| state.trunk_names.contains(t),
-        ) {
+        match call_request(item, default_agent, now, state.get_ref()) {
             Ok(req) => {
                 let (call, evs) = new_call(req, now);
                 created.push(Created { index, id: call.id });

@@ -2,7 +2,7 @@
 //! field. Kept apart from the handlers so the rules are unit-tested.
 
 use crate::domain::agent::{DEFAULT_MAX_CALL_DURATION_SECONDS, DEFAULT_RING_TIMEOUT_SECONDS};
-use crate::domain::{Agent, AgentId, Endpoint, FieldError, Priority};
+use crate::domain::{Agent, AgentId, DncScope, Endpoint, FieldError, Priority};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
@@ -29,16 +29,23 @@ const CALL_FIELDS: [&str; 6] = [
     "timezone",
 ];
 
+/// What validating a call needs to know about the rest of the engine.
+pub trait CallContext {
+    fn agent(&self, id: AgentId) -> Option<Agent>;
+    /// Whether a trunk is configured: an agent stored on a trunk since
+    /// removed from the config cannot dial.
+    fn trunk_exists(&self, name: &str) -> bool;
+    /// The do-not-call list that forbids `agent` to call `number`, if any.
+    fn dnc_block(&self, number: &str, agent: AgentId) -> Option<DncScope>;
+}
+
 /// Validate one call item. `default_agent` is the bulk request's top-level
-/// `agentId`; `agent` looks an agent up; `trunk_exists` says whether a
-/// trunk is configured (an agent stored on a trunk since removed from the
-/// config cannot dial).
+/// `agentId`.
 pub fn call_request(
     item: &Value,
     default_agent: Option<&Value>,
     now: DateTime<Utc>,
-    agent: impl Fn(AgentId) -> Option<Agent>,
-    trunk_exists: impl Fn(&str) -> bool,
+    ctx: &impl CallContext,
 ) -> Result<CallRequest, Vec<FieldError>> {
     let Some(obj) = item.as_object() else {
         return Err(vec![FieldError::new("body", "must be a JSON object")]);
@@ -59,7 +66,7 @@ pub fn call_request(
             None
         }
         Some(v) => match v.as_str().map(str::parse::<AgentId>) {
-            Some(Ok(id)) => match agent(id) {
+            Some(Ok(id)) => match ctx.agent(id) {
                 None => {
                     errs.push(FieldError::new("agentId", format!("no agent with id {id}")));
                     None
@@ -71,7 +78,7 @@ pub fn call_request(
                     ));
                     None
                 }
-                Some(a) if !trunk_exists(&a.trunk) => {
+                Some(a) if !ctx.trunk_exists(&a.trunk) => {
                     errs.push(FieldError::new(
                         "agentId",
                         format!(
@@ -181,6 +188,14 @@ pub fn call_request(
             None
         }
     };
+    if let (Some(agent), Some(endpoint)) = (agent_id, &endpoint) {
+        if let Some(list) = ctx.dnc_block(endpoint.as_str(), agent) {
+            errs.push(FieldError::new(
+                "endpoint",
+                format!("{endpoint} is on the {} do-not-call list", list.name()),
+            ));
+        }
+    }
     match (
         agent_id,
         endpoint,
@@ -295,6 +310,7 @@ pub fn agent_body(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::DncList;
     use serde_json::json;
     use uuid::Uuid;
 
@@ -315,12 +331,21 @@ mod tests {
             .to_utc()
     }
 
-    fn check(item: Value) -> Result<CallRequest, Vec<FieldError>> {
-        call_request(
-            &item,
-            None,
-            now(),
-            |id| match id.0.as_u128() {
+    /// Agents 1 (enabled), 2 (disabled), 3 (on a trunk that is gone);
+    /// trunk "t"; +15550000000 on the organisation's do-not-call list.
+    struct Ctx(DncList);
+
+    impl Ctx {
+        fn new() -> Ctx {
+            let mut dnc = DncList::new();
+            dnc.add("+15550000000", DncScope::Organisation);
+            Ctx(dnc)
+        }
+    }
+
+    impl CallContext for Ctx {
+        fn agent(&self, id: AgentId) -> Option<Agent> {
+            match id.0.as_u128() {
                 1 => Some(agent(true)),
                 2 => Some(agent(false)),
                 3 => Some(Agent {
@@ -328,9 +353,29 @@ mod tests {
                     ..agent(true)
                 }),
                 _ => None,
-            },
-            |t| t == "t",
-        )
+            }
+        }
+        fn trunk_exists(&self, name: &str) -> bool {
+            name == "t"
+        }
+        fn dnc_block(&self, number: &str, agent: AgentId) -> Option<DncScope> {
+            self.0.blocking(number, agent)
+        }
+    }
+
+    fn check(item: Value) -> Result<CallRequest, Vec<FieldError>> {
+        call_request(&item, None, now(), &Ctx::new())
+    }
+
+    #[test]
+    fn a_number_on_a_do_not_call_list_is_refused() {
+        let errs = check(json!({"agentId": A1, "endpoint": "+1 555 000 0000"})).unwrap_err();
+        assert_eq!(errs[0].field, "endpoint");
+        assert!(
+            errs[0].reason.contains("organisation do-not-call list"),
+            "{}",
+            errs[0].reason
+        );
     }
 
     const A1: &str = "00000000-0000-0000-0000-000000000001";
@@ -450,8 +495,7 @@ mod tests {
             &json!({"endpoint": "+15551234567"}),
             Some(&json!(A1)),
             now(),
-            |_| Some(agent(true)),
-            |_| true,
+            &Ctx::new(),
         );
         assert_eq!(r.unwrap().agent_id.0.as_u128(), 1);
     }

@@ -30,6 +30,9 @@ pub enum Cause {
     /// The engine stopped while this attempt was in flight; what the far
     /// end saw is unknown. The attempt is never re-sent blindly.
     Interrupted,
+    /// The number was put on a do-not-call list after the call was queued;
+    /// checked again at dial time, the call is canceled.
+    Dnc,
 }
 
 impl Cause {
@@ -46,6 +49,7 @@ impl Cause {
             Cause::Canceled => "canceled",
             Cause::DeadlineMissed => "deadline_missed",
             Cause::Interrupted => "interrupted",
+            Cause::Dnc => "dnc",
         }
     }
 
@@ -73,7 +77,7 @@ impl Cause {
     }
 }
 
-const ALL: [Cause; 11] = [
+const ALL: [Cause; 12] = [
     Cause::Answered,
     Cause::Busy,
     Cause::NoAnswer,
@@ -85,6 +89,7 @@ const ALL: [Cause; 11] = [
     Cause::Canceled,
     Cause::DeadlineMissed,
     Cause::Interrupted,
+    Cause::Dnc,
 ];
 
 #[cfg(test)]

@@ -23,8 +23,9 @@ mod writer;
 mod tests;
 
 use super::{CallDetail, CallPage, CallQuery, Change, Store, StoreError};
-use crate::domain::{Agent, AgentId, Attempt, Call, CallEvent, CallId, CallStatus};
+use crate::domain::{Agent, AgentId, Attempt, Call, CallEvent, CallId, CallStatus, DncScope};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use read::Readers;
 use rusqlite::Connection;
@@ -185,6 +186,35 @@ impl Store for SqliteStore {
 
     async fn delete_agent(&self, id: AgentId) -> Result<bool, StoreError> {
         self.submit(|reply| Op::DeleteAgent { id, reply }).await
+    }
+
+    async fn dnc_add(
+        &self,
+        numbers: Vec<String>,
+        scope: DncScope,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let at = at.timestamp_micros();
+        self.submit(|reply| Op::DncAdd {
+            numbers,
+            scope,
+            at,
+            reply,
+        })
+        .await
+    }
+
+    async fn dnc_remove(&self, number: String, scope: DncScope) -> Result<bool, StoreError> {
+        self.submit(|reply| Op::DncRemove {
+            number,
+            scope,
+            reply,
+        })
+        .await
+    }
+
+    async fn dnc_entries(&self) -> Result<Vec<(String, DncScope)>, StoreError> {
+        self.read(read::dnc_entries).await
     }
 
     async fn get_agent(&self, id: AgentId) -> Result<Option<Agent>, StoreError> {

@@ -6,6 +6,7 @@
 
 use super::codec::{self, uuid_text, ATTEMPT_COLUMNS, CALL_COLUMNS, CALL_WIDTH, EVENT_COLUMNS};
 use super::schema;
+use crate::domain::DncScope;
 use crate::domain::{Agent, AgentId, Attempt, Call, CallId, CallStatus};
 use crate::store::{CallDetail, CallPage, CallQuery, StoreError};
 use rusqlite::types::Value;
@@ -85,6 +86,29 @@ pub(super) fn list_agents(conn: &mut Connection) -> Result<Vec<Agent>, StoreErro
         agents.push(codec::agent(&id, &row.get::<_, String>(1)?)?);
     }
     Ok(agents)
+}
+
+/// Every do-not-call entry.
+pub(super) fn dnc_entries(conn: &mut Connection) -> Result<Vec<(String, DncScope)>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT number, agent_id FROM dnc ORDER BY number, agent_id")?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let number: String = row.get(0)?;
+        let agent: String = row.get(1)?;
+        let scope = if agent.is_empty() {
+            DncScope::Organisation
+        } else {
+            let id = agent.parse().map_err(|_| StoreError::Corrupt {
+                id: number.clone(),
+                reason: format!("do-not-call entry names agent {agent:?}"),
+            })?;
+            DncScope::Agent(AgentId(id))
+        };
+        out.push((number, scope));
+    }
+    Ok(out)
 }
 
 /// The call, its attempts and its history, read in one transaction so the

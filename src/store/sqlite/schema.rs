@@ -17,7 +17,17 @@ const STATEMENT_CACHE: usize = 64;
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`. Append new
 /// steps; never edit a released one, since files written by older builds are
 /// brought forward by replaying the steps they lack.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
+
+/// Do-not-call lists; `agent_id` is '' for the organisation's list.
+const V2: &str = "
+CREATE TABLE dnc (
+    number   TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    added_at INTEGER NOT NULL,
+    PRIMARY KEY (number, agent_id)
+) STRICT;
+";
 
 /// Ids are hyphenated lowercase UUID text: call ids are UUIDv7, so their
 /// text order is creation order, which the queue list pages by. Times are

@@ -9,7 +9,7 @@
 //! commits.
 
 use super::codec::{micros, uuid_text};
-use crate::domain::{AgentId, Attempt, Call, CallEvent};
+use crate::domain::{AgentId, Attempt, Call, CallEvent, DncScope};
 use crate::store::{Change, StoreError};
 use rusqlite::{params, params_from_iter, Connection, ToSql};
 use std::sync::mpsc::Receiver;
@@ -42,6 +42,17 @@ pub(super) enum Op {
     Apply {
         /// Boxed: a change is several times the size of the other ops.
         change: Box<Change>,
+        reply: Reply<bool>,
+    },
+    DncAdd {
+        numbers: Vec<String>,
+        scope: DncScope,
+        at: i64,
+        reply: Reply<()>,
+    },
+    DncRemove {
+        number: String,
+        scope: DncScope,
         reply: Reply<bool>,
     },
 }
@@ -153,10 +164,10 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 
 fn fail(op: Op, err: &rusqlite::Error) -> Done {
     match op {
-        Op::PutAgent { reply, .. } | Op::InsertCalls { reply, .. } => {
+        Op::PutAgent { reply, .. } | Op::InsertCalls { reply, .. } | Op::DncAdd { reply, .. } => {
             Done::Unit(reply, Err(echo(err)))
         }
-        Op::DeleteAgent { reply, .. } | Op::Apply { reply, .. } => {
+        Op::DeleteAgent { reply, .. } | Op::Apply { reply, .. } | Op::DncRemove { reply, .. } => {
             Done::Bool(reply, Err(echo(err)))
         }
     }
@@ -173,6 +184,23 @@ fn run_one(conn: &Connection, op: Op) -> (Done, Option<rusqlite::Error>) {
         }
         Op::DeleteAgent { id, reply } => {
             let r = savepoint(conn, || delete_agent(conn, id));
+            finish(conn, r, |r| Done::Bool(reply, r))
+        }
+        Op::DncAdd {
+            numbers,
+            scope,
+            at,
+            reply,
+        } => {
+            let r = savepoint(conn, || dnc_add(conn, &numbers, scope, at));
+            finish(conn, r, |r| Done::Unit(reply, r))
+        }
+        Op::DncRemove {
+            number,
+            scope,
+            reply,
+        } => {
+            let r = savepoint(conn, || dnc_remove(conn, &number, scope));
             finish(conn, r, |r| Done::Bool(reply, r))
         }
         Op::InsertCalls {
@@ -244,6 +272,35 @@ fn delete_agent(conn: &Connection, id: AgentId) -> Result<bool, StoreError> {
     let n = conn
         .prepare_cached("DELETE FROM agents WHERE id = ?1")?
         .execute([uuid_text(id.0)])?;
+    Ok(n > 0)
+}
+
+/// The stored form of a list: '' for the organisation, else the agent id.
+pub(super) fn dnc_scope_text(scope: DncScope) -> String {
+    scope.agent().map(|a| uuid_text(a.0)).unwrap_or_default()
+}
+
+fn dnc_add(
+    conn: &Connection,
+    numbers: &[String],
+    scope: DncScope,
+    at: i64,
+) -> Result<(), StoreError> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO dnc (number, agent_id, added_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (number, agent_id) DO NOTHING",
+    )?;
+    let scope = dnc_scope_text(scope);
+    for n in numbers {
+        insert.execute(params![n, scope, at])?;
+    }
+    Ok(())
+}
+
+fn dnc_remove(conn: &Connection, number: &str, scope: DncScope) -> Result<bool, StoreError> {
+    let n = conn
+        .prepare_cached("DELETE FROM dnc WHERE number = ?1 AND agent_id = ?2")?
+        .execute(params![number, dnc_scope_text(scope)])?;
     Ok(n > 0)
 }
 

@@ -1,0 +1,172 @@
+//! `/api/v1/dnc`: the do-not-call lists. Numbers are normalised to E.164;
+//! without `agentId` an entry is on the organisation's list, with it on
+//! that agent's. Scheduling a call to a listed number is refused, and a
+//! number listed after its call was queued is caught at dial time.
+
+use super::problem::Problem;
+use super::{method_not_allowed, parse_json, AppState};
+use crate::domain::{AgentId, DncScope, Endpoint, FieldError};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+/// Most numbers in one import request.
+pub const MAX_NUMBERS: usize = 100_000;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/dnc")
+            .route(web::post().to(add))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/dnc/{number}")
+            .route(web::get().to(check))
+            .route(web::delete().to(remove))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+/// A number as users write it, in E.164 form.
+fn e164(field: &str, written: &str) -> Result<String, String> {
+    match Endpoint::parse(written) {
+        Ok(Endpoint::Phone(n)) => Ok(n),
+        Ok(Endpoint::Uri(_)) => Err(format!("{field} must be a phone number, not a SIP URI")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The list named by an `agentId` (JSON value or query parameter).
+fn scope(state: &AppState, agent: Option<&str>) -> Result<DncScope, Problem> {
+    let Some(raw) = agent else {
+        return Ok(DncScope::Organisation);
+    };
+    let id: AgentId = raw
+        .parse()
+        .map_err(|_| Problem::field("agentId", "must be a UUID"))?;
+    if state.agent(id).is_none() {
+        return Err(Problem::field("agentId", format!("no agent with id {id}")));
+    }
+    Ok(DncScope::Agent(id))
+}
+
+fn query_agent(req: &HttpRequest) -> Result<Option<String>, Problem> {
+    let mut agent = None;
+    for (key, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
+        match key.as_ref() {
+            "agentId" => agent = Some(value.into_owned()),
+            other => return Err(Problem::field(other, "unknown query parameter")),
+        }
+    }
+    Ok(agent)
+}
+
+#[derive(Serialize)]
+struct Failed {
+    index: usize,
+    errors: Vec<FieldError>,
+}
+
+async fn add(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, Problem> {
+    let value = parse_json(&body)?;
+    if let Some(extra) = value
+        .as_object()
+        .and_then(|o| o.keys().find(|k| *k != "numbers" && *k != "agentId"))
+    {
+        return Err(Problem::field(extra, "unknown field"));
+    }
+    let Some(items) = value.get("numbers").and_then(|n| n.as_array()) else {
+        return Err(Problem::field(
+            "numbers",
+            "is required and must be an array of phone numbers",
+        ));
+    };
+    if items.len() > MAX_NUMBERS {
+        return Err(Problem::field(
+            "numbers",
+            format!(
+                "has {} items; at most {MAX_NUMBERS} per request",
+                items.len()
+            ),
+        ));
+    }
+    let agent = match value.get("agentId") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => Some(
+            v.as_str()
+                .ok_or_else(|| Problem::field("agentId", "must be a UUID string"))?,
+        ),
+    };
+    let scope = scope(&state, agent)?;
+    let (mut added, mut failed) = (Vec::new(), Vec::new());
+    for (index, item) in items.iter().enumerate() {
+        let result = match item.as_str() {
+            Some(s) => e164("numbers", s),
+            None => Err("must be a string".to_string()),
+        };
+        match result {
+            Ok(n) => added.push(n),
+            Err(reason) => failed.push(Failed {
+                index,
+                errors: vec![FieldError::new("numbers", reason)],
+            }),
+        }
+    }
+    if !added.is_empty() {
+        state
+            .store
+            .dnc_add(added.clone(), scope, state.clock.now())
+            .await?;
+        let mut dnc = state.dnc.write().expect("dnc lock");
+        for n in &added {
+            dnc.add(n, scope);
+        }
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "list": scope,
+        "added": added,
+        "failed": failed,
+    })))
+}
+
+fn path_number(path: &str) -> Result<String, Problem> {
+    e164("number", path).map_err(|reason| Problem::field("number", reason))
+}
+
+/// Is this number listed? With `agentId`: may that agent call it (either
+/// list forbids); without: on which lists is it.
+async fn check(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let number = path_number(&path)?;
+    let agent = query_agent(&req)?;
+    let dnc = state.dnc.read().expect("dnc lock");
+    let lists = dnc.lists(&number);
+    let listed = match scope(&state, agent.as_deref())? {
+        DncScope::Agent(id) => dnc.blocking(&number, id).is_some(),
+        DncScope::Organisation => !lists.is_empty(),
+    };
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "number": number,
+        "listed": listed,
+        "lists": lists,
+    })))
+}
+
+async fn remove(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let number = path_number(&path)?;
+    let scope = scope(&state, query_agent(&req)?.as_deref())?;
+    if !state.store.dnc_remove(number.clone(), scope).await? {
+        return Err(Problem::not_found(format!(
+            "{number} is not on the {} do-not-call list",
+            scope.name()
+        )));
+    }
+    state.dnc.write().expect("dnc lock").remove(&number, scope);
+    Ok(HttpResponse::NoContent().finish())
+}
