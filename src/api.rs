@@ -10,7 +10,7 @@ pub mod problem;
 
 use crate::actors::scheduler::Scheduler;
 use crate::clock::SharedClock;
-use crate::domain::{Agent, AgentId, DncList, DncScope};
+use crate::domain::{Agent, AgentId, DncList, DncScope, RecentCalls};
 use crate::events::EventBus;
 use crate::store::Store;
 use actix::Addr;
@@ -21,7 +21,7 @@ use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, HttpResponse, ResponseError};
 use problem::Problem;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// Shared by every HTTP worker.
 #[derive(Clone)]
@@ -37,6 +37,9 @@ pub struct AppState {
     pub trunk_names: Arc<HashSet<String>>,
     /// The do-not-call lists, shared with the agents (checked at dial time).
     pub dnc: Arc<RwLock<DncList>>,
+    /// Recent calls per agent and endpoint, for duplicate protection. A std
+    /// Mutex: never held across an await.
+    pub recent: Arc<Mutex<RecentCalls>>,
 }
 
 impl AppState {

@@ -97,12 +97,29 @@ impl Default for SandboxConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SchedulerConfig {
     /// Accept and store calls but dial none (maintenance, tests).
     #[serde(default)]
     pub paused: bool,
+    /// A second call from the same agent to the same endpoint within this
+    /// many seconds is refused as a duplicate; 0 turns the check off.
+    #[serde(default = "default_duplicate_window")]
+    pub duplicate_window_seconds: u64,
+}
+
+fn default_duplicate_window() -> u64 {
+    300
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            paused: false,
+            duplicate_window_seconds: default_duplicate_window(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

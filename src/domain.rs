@@ -6,11 +6,13 @@
 pub mod agent;
 pub mod call;
 pub mod dnc;
+pub mod duplicates;
 pub mod endpoint;
 pub mod outcome;
 
 pub use agent::{Agent, AgentId, FieldError};
 pub use call::{Attempt, Call, CallEvent, CallId, CallStatus, Priority};
 pub use dnc::{DncList, DncScope};
+pub use duplicates::RecentCalls;
 pub use endpoint::Endpoint;
 pub use outcome::Cause;

@@ -7,18 +7,21 @@ use crate::actors::{Scheduler, Services, Trunk};
 use crate::api::{self, AppState};
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::domain::{Agent, AgentId, Attempt, Call, CallEvent, CallStatus, Cause, DncList};
+use crate::domain::{
+    Agent, AgentId, Attempt, Call, CallEvent, CallId, CallStatus, Cause, DncList, RecentCalls,
+};
 use crate::events::EventBus;
 use crate::sip::leg::{Leg, LegIds};
 use crate::sip::sandbox::Sandbox;
 use crate::sip::transaction::Timers;
 use crate::sip::Transport;
 use crate::store::sqlite::SqliteStore;
+use crate::store::CallQuery;
 use crate::store::{Change, Store, StoreError};
 use actix::{Actor, Addr};
 use actix_web::{web, App, HttpServer};
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +119,12 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
     }
     recover(&services, &scheduler, &agents).await?;
 
+    let recent = recent_calls(
+        store.as_ref(),
+        config.scheduler.duplicate_window_seconds,
+        clock.now(),
+    )
+    .await?;
     let state = AppState {
         store,
         scheduler,
@@ -123,6 +132,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         bus,
         agents: Arc::new(RwLock::new(agents)),
         dnc,
+        recent: Arc::new(Mutex::new(recent)),
         trunk_names: Arc::new(
             config
                 .trunks
@@ -149,6 +159,39 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         .run()
         .await
         .map_err(bind_err("the API", config.api.listen))
+}
+
+/// Duplicate protection must hold across a restart: load the calls created
+/// within the window (ids are UUIDv7, so they sort by creation time).
+async fn recent_calls(
+    store: &dyn Store,
+    window_seconds: u64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<RecentCalls, StoreError> {
+    let mut recent = RecentCalls::new(window_seconds);
+    if window_seconds == 0 {
+        return Ok(recent);
+    }
+    let since = now - chrono::Duration::seconds(recent.window_seconds());
+    let mut query = CallQuery {
+        statuses: CallStatus::ALL
+            .into_iter()
+            .filter(|s| *s != CallStatus::Canceled)
+            .collect(),
+        after: Some(CallId::new(since)),
+        limit: 1000,
+        ..CallQuery::default()
+    };
+    loop {
+        let page = store.list_calls(&query).await?;
+        for c in &page.calls {
+            recent.record(c.agent_id, c.endpoint.as_str(), c.id, c.created_at);
+        }
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => return Ok(recent),
+        }
+    }
 }
 
 /// Pick up unfinished calls after a stop or crash (invariants 1 and 3):

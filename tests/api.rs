@@ -332,8 +332,13 @@ fn a_call_is_stored_queued_with_every_field() {
 #[test]
 fn endpoints_are_normalised() {
     let engine = engine();
-    let agent = new_agent(&engine, "A");
-    for written in ["+1-555-123-4567", "+1 (555) 123-4567", "+15551234567"] {
+    // One agent per written form: from one agent, the second call to the
+    // same number within the duplicate window is refused.
+    for (i, written) in ["+1-555-123-4567", "+1 (555) 123-4567", "+15551234567"]
+        .into_iter()
+        .enumerate()
+    {
+        let agent = new_agent(&engine, &format!("N{i}"));
         let call = engine.create_call(json!({ "agentId": agent, "endpoint": written }));
         assert_eq!(call["endpoint"], "+15551234567", "{written:?}");
         let id = call["id"].as_str().unwrap();
@@ -343,6 +348,7 @@ fn endpoints_are_normalised() {
             "stored normalised"
         );
     }
+    let agent = new_agent(&engine, "A");
     for uri in ["sip:alice@example.com", "sips:bob@example.org:5061"] {
         let call = engine.create_call(json!({ "agentId": agent, "endpoint": uri }));
         assert_eq!(call["endpoint"], uri, "URIs are kept as given");
@@ -757,4 +763,57 @@ fn cancel_a_queued_call_once() {
     let stats = engine.statistics(Some(&agent));
     assert_eq!(count(&stats, "Canceled"), 1);
     assert_eq!(count(&stats, "Queued"), 0);
+}
+
+/// Duplicate protection: the same agent calling the same number again
+/// within the window (default 300 s) is refused, however the number is
+/// written, in single and bulk requests; another agent may, and a
+/// canceled call does not block a new one.
+#[test]
+fn duplicate_calls_are_refused_within_the_window() {
+    let mut engine = engine();
+    let a = new_agent(&engine, "A");
+    let b = new_agent(&engine, "B");
+    let first = engine.create_call(json!({ "agentId": a, "endpoint": "+15557770001" }));
+    let r = engine.post(
+        "/api/v1/calls",
+        json!({ "agentId": a, "endpoint": "+1 (555) 777-0001" }),
+    );
+    assert_problem(&r, 422, Some("endpoint"));
+    engine.create_call(json!({ "agentId": b, "endpoint": "+15557770001" }));
+
+    let r = engine.post(
+        "/api/v1/calls/bulk",
+        json!({ "agentId": a, "calls": [
+            { "endpoint": "+15557770002" },
+            { "endpoint": "+1-555-777-0002" },
+            { "endpoint": "+15557770001" },
+        ]}),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body["created"].as_array().unwrap().len(),
+        1,
+        "{:?}",
+        r.body
+    );
+    let failed: Vec<u64> = r.body["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(failed, [1, 2], "{:?}", r.body);
+
+    // The window holds across a restart.
+    engine.restart();
+    let r = engine.post(
+        "/api/v1/calls",
+        json!({ "agentId": b, "endpoint": "+15557770001" }),
+    );
+    assert_problem(&r, 422, Some("endpoint"));
+
+    let id = first["id"].as_str().unwrap();
+    assert_eq!(engine.delete(&format!("/api/v1/calls/{id}")).status, 200);
+    engine.create_call(json!({ "agentId": a, "endpoint": "+15557770001" }));
 }

@@ -96,13 +96,43 @@ fn queued(call: &Call) -> QueuedCall {
     }
 }
 
+/// Duplicate protection: refuse a call from the same agent to the same
+/// endpoint as one scheduled within the window (within one bulk request
+/// too), else remember this one.
+fn claim(state: &AppState, call: &Call) -> Result<(), FieldError> {
+    let mut recent = state.recent.lock().expect("recent calls lock");
+    let endpoint = call.endpoint.as_str();
+    if let Some(earlier) = recent.duplicate_of(call.agent_id, endpoint, call.created_at) {
+        return Err(FieldError::new(
+            "endpoint",
+            format!(
+                "duplicate: call {earlier} from this agent to {endpoint} was scheduled less than {} s ago",
+                recent.window_seconds()
+            ),
+        ));
+    }
+    recent.record(call.agent_id, endpoint, call.id, call.created_at);
+    Ok(())
+}
+
 /// Store the calls (one transaction), then hand them to the scheduler.
 async fn accept(state: &AppState, calls: Vec<Call>, events: Vec<CallEvent>) -> Result<(), Problem> {
     let mut by_agent: HashMap<_, Vec<QueuedCall>> = HashMap::new();
     for c in &calls {
         by_agent.entry(c.agent_id).or_default().push(queued(c));
     }
-    state.store.insert_calls(calls, events.clone()).await?;
+    let keys: Vec<_> = calls
+        .iter()
+        .map(|c| (c.agent_id, c.endpoint.clone(), c.id))
+        .collect();
+    if let Err(e) = state.store.insert_calls(calls, events.clone()).await {
+        // Nothing was stored: these numbers are not duplicates of anything.
+        let mut recent = state.recent.lock().expect("recent calls lock");
+        for (agent, endpoint, id) in keys {
+            recent.forget(agent, endpoint.as_str(), id);
+        }
+        return Err(e.into());
+    }
     for ev in events {
         state.bus.publish(ev);
     }
@@ -117,6 +147,7 @@ async fn create(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResp
     let now = state.clock.now();
     let req = call_request(&value, None, now, state.get_ref()).map_err(Problem::invalid)?;
     let (call, events) = new_call(req, now);
+    claim(&state, &call).map_err(|e| Problem::invalid(vec![e]))?;
     accept(&state, vec![call.clone()], events.to_vec()).await?;
     Ok(HttpResponse::Created().json(CallView {
         call: &call,
@@ -165,6 +196,13 @@ async fn bulk(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRespon
         match call_request(item, default_agent, now, state.get_ref()) {
             Ok(req) => {
                 let (call, evs) = new_call(req, now);
+                if let Err(e) = claim(&state, &call) {
+                    failed.push(Failed {
+                        index,
+                        errors: vec![e],
+                    });
+                    continue;
+                }
                 created.push(Created { index, id: call.id });
                 calls.push(call);
                 events.extend(evs);
@@ -215,6 +253,13 @@ async fn cancel(
         at: now,
     };
     if state.store.apply(change).await? {
+        // A canceled call does not block scheduling the number again.
+        let c = &before.call;
+        state
+            .recent
+            .lock()
+            .expect("recent calls lock")
+            .forget(c.agent_id, c.endpoint.as_str(), id);
         state.bus.publish(event);
         state.scheduler.do_send(Unschedule {
             agent: before.call.agent_id,
