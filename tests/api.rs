@@ -797,12 +797,7 @@ fn duplicate_calls_are_refused_within_the_window() {
         "{:?}",
         r.body
     );
-    let failed: Vec<u64> = r.body["failed"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["index"].as_u64().unwrap())
-        .collect();
+    let failed = failed_indexes(&r.body);
     assert_eq!(failed, [1, 2], "{:?}", r.body);
 
     // The window holds across a restart.

@@ -19,12 +19,7 @@ fn numbers_are_listed_checked_refused_and_removed() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["list"], "organisation");
     assert_eq!(r.body["added"], json!(["+15550001111"]));
-    let failed: Vec<u64> = r.body["failed"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["index"].as_u64().unwrap())
-        .collect();
+    let failed = failed_indexes(&r.body);
     assert_eq!(failed, [1, 2]);
 
     let got = engine.get("/api/v1/dnc/+15550001111");

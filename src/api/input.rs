@@ -29,6 +29,22 @@ const CALL_FIELDS: [&str; 6] = [
     "timezone",
 ];
 
+/// A body's JSON object and the errors found in it so far.
+type Checked<'a> = (&'a Map<String, Value>, Vec<FieldError>);
+
+/// The body as a JSON object, with an error for each key not in `known`.
+fn object_with_fields<'a>(body: &'a Value, known: &[&str]) -> Result<Checked<'a>, Vec<FieldError>> {
+    let Some(obj) = body.as_object() else {
+        return Err(vec![FieldError::new("body", "must be a JSON object")]);
+    };
+    let errs = obj
+        .keys()
+        .filter(|k| !known.contains(&k.as_str()))
+        .map(|k| FieldError::new(k.clone(), "unknown field"))
+        .collect();
+    Ok((obj, errs))
+}
+
 /// What validating a call needs to know about the rest of the engine.
 pub trait CallContext {
     fn agent(&self, id: AgentId) -> Option<Agent>;
@@ -47,15 +63,7 @@ pub fn call_request(
     now: DateTime<Utc>,
     ctx: &impl CallContext,
 ) -> Result<CallRequest, Vec<FieldError>> {
-    let Some(obj) = item.as_object() else {
-        return Err(vec![FieldError::new("body", "must be a JSON object")]);
-    };
-    let mut errs = Vec::new();
-    for key in obj.keys() {
-        if !CALL_FIELDS.contains(&key.as_str()) {
-            errs.push(FieldError::new(key.clone(), "unknown field"));
-        }
-    }
+    let (obj, mut errs) = object_with_fields(item, &CALL_FIELDS)?;
     let agent_id = match obj
         .get("agentId")
         .filter(|v| !v.is_null())
@@ -244,15 +252,7 @@ pub fn agent_body(
     base: Option<&Agent>,
     new_id: AgentId,
 ) -> Result<Agent, Vec<FieldError>> {
-    let Some(obj) = body.as_object() else {
-        return Err(vec![FieldError::new("body", "must be a JSON object")]);
-    };
-    let mut errs = Vec::new();
-    for key in obj.keys() {
-        if !AGENT_FIELDS.contains(&key.as_str()) {
-            errs.push(FieldError::new(key.clone(), "unknown field"));
-        }
-    }
+    let (obj, mut errs) = object_with_fields(body, &AGENT_FIELDS)?;
     if obj.contains_key("id") && base.is_some() {
         errs.push(FieldError::new("id", "cannot be changed"));
     }

@@ -532,6 +532,14 @@ impl Reply {
 }
 
 /// The `field` of each entry of `errors` in a problem or a bulk failure.
+/// The `index` of every entry of a bulk answer's `failed` list.
+pub fn failed_indexes(body: &Value) -> Vec<u64> {
+    body["failed"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|f| f["index"].as_u64()).collect())
+        .unwrap_or_default()
+}
+
 pub fn error_fields(v: &Value) -> Vec<String> {
     v["errors"]
         .as_array()
