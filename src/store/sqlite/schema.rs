@@ -111,11 +111,13 @@ pub(super) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
             path.display()
         )));
     }
-    // In WAL mode, NORMAL syncs only at checkpoints. A commit is in the OS
-    // once COMMIT returns, so it survives the process being killed (kill -9,
-    // panic, OOM); only an OS crash or power loss can lose the last commits.
-    // FULL would fsync every batch, for protection we do not need.
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // FULL: every commit is fsynced before COMMIT returns, so a change the
+    // engine acted on survives an OS crash or power loss, not only kill -9.
+    // That matters for invariant 1: the InProgress change is written before
+    // the INVITE leaves, and must never be lost after it (a lost one would
+    // queue the call again and dial it twice). Group commit pays one fsync
+    // per batch; 2,000 calls per second still hold (BENCHMARKS.md).
+    conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
     migrate(&mut conn, path)?;
     Ok(conn)
