@@ -6,12 +6,14 @@ pub mod calls;
 pub mod dnc;
 pub mod events;
 pub mod input;
+pub mod metrics;
 pub mod problem;
 
 use crate::actors::scheduler::Scheduler;
 use crate::clock::SharedClock;
 use crate::domain::{Agent, AgentId, DncList, DncScope, RecentCalls};
 use crate::events::EventBus;
+use crate::sip::transport::TransportStats;
 use crate::store::Store;
 use actix::Addr;
 use actix_web::dev::ServiceResponse;
@@ -40,6 +42,8 @@ pub struct AppState {
     /// Recent calls per agent and endpoint, for duplicate protection. A std
     /// Mutex: never held across an await.
     pub recent: Arc<Mutex<RecentCalls>>,
+    /// The SIP socket's counters, for `/metrics`.
+    pub sip_stats: Arc<TransportStats>,
 }
 
 impl AppState {
@@ -63,6 +67,7 @@ impl input::CallContext for AppState {
 /// Register every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health))
+        .route("/metrics", web::get().to(metrics::render))
         .service(
             web::scope("/api/v1")
                 .configure(agents::configure)

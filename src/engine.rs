@@ -133,6 +133,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         agents: Arc::new(RwLock::new(agents)),
         dnc,
         recent: Arc::new(Mutex::new(recent)),
+        sip_stats: transport.stats.clone(),
         trunk_names: Arc::new(
             config
                 .trunks

@@ -2,6 +2,8 @@
 //! published here for live consumers (event stream, webhooks, metrics).
 
 use crate::domain::CallEvent;
+use crate::metrics::Metrics;
+use std::sync::Arc;
 use tokio::sync::broadcast;
 
 /// Fan-out of call events. Slow subscribers lose the oldest events (they
@@ -10,15 +12,25 @@ use tokio::sync::broadcast;
 #[derive(Debug, Clone)]
 pub struct EventBus {
     tx: broadcast::Sender<CallEvent>,
+    /// Counters every publisher reaches through the bus.
+    metrics: Arc<Metrics>,
 }
 
 impl EventBus {
     pub fn new(capacity: usize) -> EventBus {
         let (tx, _) = broadcast::channel(capacity);
-        EventBus { tx }
+        EventBus {
+            tx,
+            metrics: Arc::default(),
+        }
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     pub fn publish(&self, event: CallEvent) {
+        self.metrics.event(event.event);
         // An error only means nobody listens right now.
         let _ = self.tx.send(event);
     }

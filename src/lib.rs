@@ -8,7 +8,8 @@
 //! - [`store`]: the `Store` trait and its SQLite implementation.
 //! - [`actors`]: thin actix shells: Scheduler, AgentActor, CallActor.
 //! - [`api`]: the REST API (actix-web), errors as `application/problem+json`.
-//! - [`events`]: the in-process event bus.
+//! - [`events`]: the in-process event bus; [`metrics`]: counters for
+//!   `/metrics`.
 //! - [`config`], [`clock`]: configuration and the only reader of real time.
 
 pub mod actors;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod events;
+pub mod metrics;
 pub mod scheduler;
 pub mod sip;
 pub mod store;

@@ -78,6 +78,30 @@ fn garbage_and_stray_requests_on_the_sip_port_change_nothing() {
         "{}",
         sipp.error_log()
     );
+
+    // The counters saw all of it.
+    let metrics = engine.get("/metrics");
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics.content_type.starts_with("text/plain"),
+        "{}",
+        metrics.content_type
+    );
+    let text = metrics.body.as_str().expect("Prometheus text").to_string();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+    };
+    assert!(value("outdial_sip_malformed_total") > 100.0, "{text}");
+    assert!(
+        value("outdial_sip_unmatched_total") >= 2.0,
+        "the scan INVITE and the stray BYE"
+    );
+    assert_eq!(value("outdial_dial_attempts_total"), 1.0);
+    assert_eq!(value("outdial_attempt_outcomes_total{cause=\"busy\"}"), 1.0);
+    assert!(value("outdial_sip_responses_total{code=\"486\"}") >= 1.0);
+    assert_eq!(value("outdial_calls{status=\"Failed\"}"), 1.0);
 }
 
 fn start_with_config(text: &str) -> (bool, String) {

@@ -280,6 +280,7 @@ impl CallActor {
             return;
         }
         self.phase = Phase::Done;
+        self.services.bus.metrics().outcome(cause);
         let wall = self.services.clock.now();
         self.attempt.ended_at = Some(wall);
         self.attempt.cause = Some(cause);

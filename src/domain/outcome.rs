@@ -36,6 +36,11 @@ pub enum Cause {
 }
 
 impl Cause {
+    /// How many causes there are (for per-cause tables).
+    pub const COUNT: usize = ALL.len();
+    /// Every cause, in declaration order (`cause as usize` is its index).
+    pub const ALL: [Cause; 12] = ALL;
+
     pub fn as_str(self) -> &'static str {
         match self {
             Cause::Answered => "answered",
@@ -114,6 +119,13 @@ mod tests {
             Cause::Throttled
         );
         assert_eq!(Cause::from_sip_final(429, false, ""), Cause::Throttled);
+    }
+
+    #[test]
+    fn all_is_in_declaration_order() {
+        for (i, c) in Cause::ALL.iter().enumerate() {
+            assert_eq!(*c as usize, i, "{c:?}");
+        }
     }
 
     #[test]

@@ -23,6 +23,10 @@ impl CallActor {
         let now = self.services.clock.instant();
         self.phase = Phase::Calling;
         self.ring_deadline = Some(now + secs(self.plan.agent.ring_timeout_seconds));
+        let metrics = self.services.bus.metrics();
+        metrics
+            .dial_attempts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.start_invite_transaction(ctx);
     }
 
@@ -285,6 +289,7 @@ impl CallActor {
     }
 
     pub(super) fn on_response(&mut self, resp: Inbound, code: u16, ctx: &mut Context<Self>) {
+        self.services.bus.metrics().response(code);
         let now = self.services.clock.instant();
         match resp.cseq_method {
             // A retransmitted challenge for an INVITE we already retried
