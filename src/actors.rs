@@ -6,9 +6,11 @@
 //!   [`call::CallActor`] for each granted slot.
 //! - [`call::CallActor`]: one per attempt; runs the SIP transactions and
 //!   records the outcome.
+//! - [`hangup::Hangup`]: ends an attempt left in flight by a previous run.
 
 pub mod agent;
 pub mod call;
+pub mod hangup;
 pub mod scheduler;
 
 use crate::clock::SharedClock;

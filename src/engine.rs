@@ -2,6 +2,7 @@
 //! HTTP server, and pick up what a previous run left unfinished.
 
 use crate::actors::agent::QueuedCall;
+use crate::actors::hangup::Hangup;
 use crate::actors::scheduler::{Schedule, UpsertAgent};
 use crate::actors::{Scheduler, Services, Trunk};
 use crate::api::{self, AppState};
@@ -298,17 +299,11 @@ async fn end_interrupted(
             agent.caller_id.clone(),
             attempt.request_uri.clone(),
         );
-        let bytes = if attempt.to_tag.is_some() {
+        if attempt.to_tag.is_some() && attempt.remote_target.is_some() {
             leg.to_tag = attempt.to_tag.clone();
             leg.remote_target = attempt.remote_target.clone();
-            leg.bye().map(|(b, _)| b)
-        } else {
-            leg.cancel()
-        };
-        match bytes {
-            Ok(b) => services.transport.send(b, trunk.target.addr),
-            Err(e) => tracing::warn!(call = %call.id, error = %e, "cannot end interrupted attempt"),
         }
+        Hangup::new(services.clone(), leg, trunk.target.addr, trunk.timers).start();
     }
     attempt.ended_at = Some(now);
     attempt.cause = Some(Cause::Interrupted);
