@@ -3,7 +3,7 @@
 
 use crate::actors::agent::QueuedCall;
 use crate::actors::hangup::Hangup;
-use crate::actors::scheduler::{Schedule, UpsertAgent};
+use crate::actors::scheduler::{Schedule, Stop, UpsertAgent};
 use crate::actors::{Scheduler, Services, Trunk};
 use crate::api::{self, AppState};
 use crate::clock::SharedClock;
@@ -128,7 +128,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
     .await?;
     let state = AppState {
         store,
-        scheduler,
+        scheduler: scheduler.clone(),
         clock,
         bus,
         agents: Arc::new(RwLock::new(agents)),
@@ -154,13 +154,32 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         server = server.workers(config.api.workers);
     }
     let server = server
+        .shutdown_timeout(5)
         .bind(config.api.listen)
         .map_err(bind_err("the API", config.api.listen))?;
     tracing::info!(addr = %config.api.listen, "REST API listening");
-    server
-        .run()
-        .await
-        .map_err(bind_err("the API", config.api.listen))
+    let served = server.run().await;
+    stop_calls(&scheduler, &transport).await;
+    served.map_err(bind_err("the API", config.api.listen))
+}
+
+/// Longest wait on shutdown for live calls to hang up cleanly.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// On SIGTERM or Ctrl-C: dial nothing more and hang up every live call
+/// (CANCEL or BYE), waiting up to [`STOP_GRACE`] for them to end, so no
+/// callee is left ringing or in silence. What does not end in time is
+/// ended by the next start's recovery.
+async fn stop_calls(scheduler: &Addr<Scheduler>, transport: &Transport) {
+    let live = scheduler.send(Stop).await.unwrap_or(0);
+    if live == 0 {
+        return;
+    }
+    tracing::info!(live, "hanging up live calls before stopping");
+    let deadline = std::time::Instant::now() + STOP_GRACE;
+    while transport.active_routes() > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Duplicate protection must hold across a restart: load the calls created

@@ -1,7 +1,7 @@
 //! The AgentActor: one agent's queue. On each granted slot it picks the
 //! next call (priority classes, deadline check) and starts a CallActor.
 
-use super::call::{AttemptEnded, CallActor, CallPlan};
+use super::call::{AttemptEnded, CallActor, CallPlan, Shutdown};
 use super::scheduler::{Backlog, Scheduler, SlotReleased};
 use super::Services;
 use crate::domain::{Agent, CallEvent, CallId, CallStatus, Cause, Endpoint, Priority};
@@ -37,6 +37,10 @@ pub struct AgentActor {
     /// on time even if it is never popped. Entries of calls that already
     /// left the queue are skipped.
     deadlines: BinaryHeap<Reverse<(DateTime<Utc>, CallId)>>,
+    /// Attempts running now, to hang up on shutdown.
+    live: HashMap<CallId, Addr<CallActor>>,
+    /// Stopping: grant nothing new.
+    stopping: bool,
 }
 
 impl AgentActor {
@@ -54,6 +58,8 @@ impl AgentActor {
             queue: AgentQueue::new(),
             calls: HashMap::new(),
             deadlines: BinaryHeap::new(),
+            live: HashMap::new(),
+            stopping: false,
         }
     }
 
@@ -195,6 +201,9 @@ pub struct SlotGranted {
 impl Handler<SlotGranted> for AgentActor {
     type Result = ();
     fn handle(&mut self, grant: SlotGranted, ctx: &mut Context<Self>) {
+        if self.stopping {
+            return self.release(grant.trunk);
+        }
         let now = self.services.clock.now();
         let next = loop {
             let Some(id) = self.queue.pop() else {
@@ -224,7 +233,9 @@ impl Handler<SlotGranted> for AgentActor {
                     trunk_slot: grant.trunk,
                     owner: ctx.address().recipient(),
                 };
-                CallActor::new(plan, self.services.clone()).start();
+                let id = plan.call.id;
+                let addr = CallActor::new(plan, self.services.clone()).start();
+                self.live.insert(id, addr);
             }
             (Some(call), None) => {
                 // The trunk vanished from config; keep the call queued.
@@ -241,12 +252,30 @@ impl Handler<SlotGranted> for AgentActor {
 impl Handler<AttemptEnded> for AgentActor {
     type Result = ();
     fn handle(&mut self, msg: AttemptEnded, ctx: &mut Context<Self>) {
+        self.live.remove(&msg.call);
         self.release(msg.trunk_slot);
         if let Some(call) = msg.requeue {
             // The store failed before anything was sent; try again later
             // rather than losing the call until the next restart.
             ctx.notify_later(Enqueue(vec![call]), REQUEUE_DELAY);
         }
+    }
+}
+
+/// The engine is stopping: start nothing, hang up what runs. Answers how
+/// many attempts were still live.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct StopAgent;
+
+impl Handler<StopAgent> for AgentActor {
+    type Result = usize;
+    fn handle(&mut self, _: StopAgent, _: &mut Context<Self>) -> usize {
+        self.stopping = true;
+        for call in self.live.values() {
+            call.do_send(Shutdown);
+        }
+        self.live.len()
     }
 }
 

@@ -9,7 +9,7 @@ mod timers;
 
 use super::agent::QueuedCall;
 use super::{Services, Trunk};
-use crate::domain::{Agent, Attempt, CallEvent, CallStatus, Cause};
+use crate::domain::{Agent, Attempt, CallEvent, CallId, CallStatus, Cause};
 use crate::scheduler::dwrr::TrunkSlot;
 use crate::sip::digest::DigestClient;
 use crate::sip::leg::{Leg, LegIds};
@@ -36,6 +36,7 @@ pub struct CallPlan {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct AttemptEnded {
+    pub call: CallId,
     pub trunk_slot: TrunkSlot,
     /// The call was not dialed because the store failed: queue it again.
     pub requeue: Option<QueuedCall>,
@@ -96,6 +97,8 @@ pub struct CallActor {
     slot_released: bool,
     /// Nothing was sent and the store failed: hand the call back.
     requeue: bool,
+    /// The engine is stopping: send nothing new, end what is up.
+    shutting_down: bool,
 }
 
 impl CallActor {
@@ -150,6 +153,7 @@ impl CallActor {
             timer: None,
             slot_released: false,
             requeue: false,
+            shutting_down: false,
         }
     }
 
@@ -235,6 +239,7 @@ impl CallActor {
         };
         ctx.wait(fut.into_actor(self).map(|res: Result<bool, crate::store::StoreError>, act, ctx| {
             match res {
+                Ok(true) if act.shutting_down => act.requeue_unsent(ctx),
                 Ok(true) => act.send_invite(ctx),
                 Ok(false) => act.stop_undialed(ctx),
                 Err(e) => {
@@ -246,6 +251,24 @@ impl CallActor {
         }));
     }
 
+    /// The engine began stopping while this attempt was being prepared:
+    /// its INVITE was never sent, so the call goes back to Queued (and is
+    /// dialed after the restart) with this attempt recorded as not sent.
+    fn requeue_unsent(&mut self, ctx: &mut Context<Self>) {
+        let now = self.services.clock.now();
+        self.attempt.ended_at = Some(now);
+        self.attempt.cause = Some(Cause::Interrupted);
+        self.attempt.sip_reason = Some("not sent: the engine was stopping".into());
+        let detail = Some("queued again: the engine stopped before dialing".into());
+        let event = self.event("call.queued", CallStatus::Queued, detail);
+        self.services.record_later(self.change(
+            vec![CallStatus::InProgress],
+            Some(CallStatus::Queued),
+            event,
+        ));
+        self.stop_undialed(ctx);
+    }
+
     fn stop_undialed(&mut self, ctx: &mut Context<Self>) {
         self.release_slot();
         ctx.stop();
@@ -255,6 +278,7 @@ impl CallActor {
         if !self.slot_released {
             self.slot_released = true;
             self.plan.owner.do_send(AttemptEnded {
+                call: self.plan.call.id,
                 trunk_slot: self.plan.trunk_slot,
                 requeue: self.requeue.then(|| self.plan.call.clone()),
             });
@@ -280,6 +304,13 @@ impl CallActor {
             return;
         }
         self.phase = Phase::Done;
+        // A failure caused by our own shutdown (the CANCEL's 487) is not the
+        // callee's doing: record it as interrupted.
+        let cause = if self.shutting_down && status == CallStatus::Failed {
+            Cause::Interrupted
+        } else {
+            cause
+        };
         self.services.bus.metrics().outcome(cause);
         let wall = self.services.clock.now();
         self.attempt.ended_at = Some(wall);
@@ -344,6 +375,29 @@ impl Actor for CallActor {
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.services.transport.unregister(&self.leg.ids.call_id);
         self.release_slot();
+    }
+}
+
+/// The engine is stopping: end the call the way a person would hang up, so
+/// no callee is left ringing or in silence. An unanswered attempt ends
+/// as `interrupted` (the retry policy decides); an answered one completes.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+impl Handler<Shutdown> for CallActor {
+    type Result = ();
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+        self.shutting_down = true;
+        match self.phase {
+            Phase::Calling => self.give_up_ringing(ctx),
+            Phase::Answered => self.hang_up(ctx),
+            // Preparing: the INVITE is not sent once shutting down.
+            Phase::Preparing | Phase::Canceling | Phase::HangingUp | Phase::Done => {}
+        }
+        if !ctx.state().stopping() {
+            self.rearm(ctx);
+        }
     }
 }
 

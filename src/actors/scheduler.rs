@@ -1,7 +1,7 @@
 //! The Scheduler actor: grants dial slots to agents by DWRR weight, within
 //! each trunk's channel limit and each agent's concurrency limit.
 
-use super::agent::{AgentActor, Dequeue, Enqueue, QueuedCall, SlotGranted, UpdateAgent};
+use super::agent::{AgentActor, Dequeue, Enqueue, QueuedCall, SlotGranted, StopAgent, UpdateAgent};
 use super::Services;
 use crate::domain::{Agent, AgentId, CallId};
 use crate::scheduler::dwrr::{AgentSlot, TrunkSlot};
@@ -131,6 +131,27 @@ impl Handler<Unschedule> for Scheduler {
         if let Some((_, addr)) = self.agents.get(&msg.agent) {
             addr.do_send(Dequeue(msg.call));
         }
+    }
+}
+
+/// The engine is stopping: grant no more slots and hang up every live
+/// attempt. Answers how many were live.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct Stop;
+
+impl Handler<Stop> for Scheduler {
+    type Result = ResponseFuture<usize>;
+    fn handle(&mut self, _: Stop, _: &mut Context<Self>) -> Self::Result {
+        self.paused = true;
+        let agents: Vec<_> = self.slots.clone();
+        Box::pin(async move {
+            let mut live = 0;
+            for a in agents {
+                live += a.send(StopAgent).await.unwrap_or(0);
+            }
+            live
+        })
     }
 }
 

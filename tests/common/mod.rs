@@ -336,6 +336,31 @@ impl Engine {
         }
     }
 
+    /// SIGTERM (what an init system sends), then wait up to `timeout` for
+    /// the process to exit; returns whether it exited successfully.
+    pub fn terminate(&mut self, timeout: Duration) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(sent, "send SIGTERM to the engine");
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            if started.elapsed() > timeout {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("outdial did not exit within {timeout:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Start again on the same config and database (killing first if it
     /// still runs), and wait until it is healthy.
     pub fn restart(&mut self) {

@@ -202,6 +202,17 @@ impl CallActor {
         }
     }
 
+    /// Stop ringing the callee: CANCEL now, or once a provisional response
+    /// allows it (RFC 3261 9.1 forbids a CANCEL before one).
+    pub(super) fn give_up_ringing(&mut self, ctx: &mut Context<Self>) {
+        self.phase = Phase::Canceling;
+        if self.got_provisional {
+            self.send_cancel(ctx);
+        } else {
+            self.cancel_owed = true;
+        }
+    }
+
     pub(super) fn hang_up(&mut self, ctx: &mut Context<Self>) {
         self.phase = Phase::HangingUp;
         self.hangup_deadline = None;

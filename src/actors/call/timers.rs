@@ -2,7 +2,7 @@
 //! of the transactions (RFC 3261 timers) and of the call itself (ring
 //! timeout, duration limit, the wait after a CANCEL).
 
-use super::{CallActor, Phase};
+use super::CallActor;
 use crate::domain::{CallStatus, Cause};
 use crate::sip::transaction::{InviteClient, NonInviteClient};
 use actix::prelude::*;
@@ -25,12 +25,7 @@ impl CallActor {
         }
         if self.ring_deadline.is_some_and(|d| d <= now) {
             self.ring_deadline = None;
-            self.phase = Phase::Canceling;
-            if self.got_provisional {
-                self.send_cancel(ctx);
-            } else {
-                self.cancel_owed = true;
-            }
+            self.give_up_ringing(ctx);
         }
         if self.cancel_guard.is_some_and(|d| d <= now) {
             self.cancel_guard = None;
