@@ -129,3 +129,32 @@ fn a_challenge_without_configured_credentials_fails_at_once() {
     assert_eq!(sipp.received_requests("ACK").len(), 1, "the 401 was ACKed");
     assert_eq!(sipp.received_requests("INVITE").len(), 1, "never retried");
 }
+
+#[test]
+fn a_407_is_answered_with_proxy_authorization_using_sha256() {
+    let port = free_udp_port();
+    let mut sipp = Sipp::uas("uas_digest_407.xml", port, &[]);
+    let engine = engine_with(port, "username = \"outdial\"\npassword = \"s3cret\"", &[]);
+    let call = dial(&engine);
+    assert_eq!(call["status"], "Completed", "{call}");
+    assert_eq!(
+        sipp.wait(Duration::from_secs(15)),
+        Some(0),
+        "{}",
+        sipp.error_log()
+    );
+    let invites = sipp.received_requests("INVITE");
+    assert_eq!(invites.len(), 2);
+    assert!(invites[1].header("Authorization").is_none());
+    let auth = invites[1]
+        .header("Proxy-Authorization")
+        .expect("proxy credentials on the retry");
+    assert!(auth.contains("realm=\"proxy.test\""), "{auth}");
+    assert!(auth.contains("algorithm=SHA-256"), "{auth}");
+    // A SHA-256 response is 64 hex digits.
+    let response = auth
+        .split("response=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next());
+    assert_eq!(response.map(str::len), Some(64), "{auth}");
+}
