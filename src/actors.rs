@@ -21,6 +21,7 @@ use crate::sip::transaction::Timers;
 use crate::sip::Transport;
 use crate::store::{Change, Store, StoreError};
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 
 pub use agent::AgentActor;
@@ -49,6 +50,8 @@ pub struct Services {
     /// The do-not-call lists, checked again when a call is popped to dial.
     /// A std RwLock: never held across an await.
     pub dnc: Arc<RwLock<DncList>>,
+    /// Set when the engine begins to stop: no INVITE leaves after it.
+    pub stopping: Arc<AtomicBool>,
 }
 
 impl Services {

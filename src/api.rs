@@ -39,6 +39,10 @@ pub struct AppState {
     pub trunk_names: Arc<HashSet<String>>,
     /// The do-not-call lists, shared with the agents (checked at dial time).
     pub dnc: Arc<RwLock<DncList>>,
+    /// Serialises list changes (store write, then memory) so concurrent
+    /// adds and removes of one number end the same in both. A tokio Mutex:
+    /// held across the store's await.
+    pub dnc_writes: Arc<tokio::sync::Mutex<()>>,
     /// Recent calls per agent and endpoint, for duplicate protection. A std
     /// Mutex: never held across an await.
     pub recent: Arc<Mutex<RecentCalls>>,

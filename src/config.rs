@@ -109,6 +109,9 @@ pub struct SchedulerConfig {
     pub duplicate_window_seconds: u64,
 }
 
+/// Longest duplicate window accepted: 30 days.
+const MAX_DUPLICATE_WINDOW: u64 = 30 * 86_400;
+
 fn default_duplicate_window() -> u64 {
     300
 }
@@ -398,6 +401,12 @@ impl Config {
                 }
                 _ => {}
             }
+        }
+        if self.scheduler.duplicate_window_seconds > MAX_DUPLICATE_WINDOW {
+            return Err(invalid(
+                "scheduler.duplicate_window_seconds",
+                format!("must be at most {MAX_DUPLICATE_WINDOW} (30 days)"),
+            ));
         }
         let mut ids = std::collections::HashSet::new();
         for (i, a) in self.agents.iter().enumerate() {

@@ -96,6 +96,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         transport: transport.clone(),
         trunks: Arc::new(trunks),
         dnc: dnc.clone(),
+        stopping: Arc::default(),
     };
     let scheduler = Scheduler::new(services.clone(), config.scheduler.paused).start();
 
@@ -133,6 +134,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         bus,
         agents: Arc::new(RwLock::new(agents)),
         dnc,
+        dnc_writes: Arc::default(),
         recent: Arc::new(Mutex::new(recent)),
         sip_stats: transport.stats.clone(),
         trunk_names: Arc::new(
@@ -318,10 +320,8 @@ async fn end_interrupted(
             agent.caller_id.clone(),
             attempt.request_uri.clone(),
         );
-        if attempt.to_tag.is_some() && attempt.remote_target.is_some() {
-            leg.to_tag = attempt.to_tag.clone();
-            leg.remote_target = attempt.remote_target.clone();
-        }
+        leg.to_tag = attempt.to_tag.clone();
+        leg.remote_target = attempt.remote_target.clone();
         Hangup::new(services.clone(), leg, trunk.target.addr, trunk.timers).start();
     }
     attempt.ended_at = Some(now);

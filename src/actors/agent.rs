@@ -87,7 +87,9 @@ impl AgentActor {
     fn cancel_queued(&self, call: &QueuedCall, cause: Cause, detail: String, now: DateTime<Utc>) {
         self.services.record_later(Change {
             call_id: call.id,
-            expect: vec![CallStatus::Created, CallStatus::Queued],
+            // Pending too: a call handed back after a store failure may
+            // still be Pending; it sits in this one queue only.
+            expect: vec![CallStatus::Created, CallStatus::Queued, CallStatus::Pending],
             status: Some(CallStatus::Canceled),
             cause: Some(cause),
             attempt: None,
@@ -106,9 +108,9 @@ impl AgentActor {
     /// The list that forbids this call now, if any (a number listed after
     /// the call was queued is caught here, at dial time).
     fn dnc_block(&self, call: &QueuedCall) -> Option<String> {
+        let number = call.endpoint.phone_number()?;
         let dnc = self.services.dnc.read().expect("dnc lock");
-        dnc.blocking(call.endpoint.as_str(), self.agent.id)
-            .map(|s| s.name())
+        dnc.blocking(&number, self.agent.id).map(|s| s.name())
     }
 }
 
@@ -131,6 +133,13 @@ impl AgentActor {
         }
         if removed {
             self.report_backlog();
+        }
+        // Entries of calls that left the queue otherwise (dialed, canceled)
+        // wait for their deadline; drop them once they outnumber the queue.
+        if self.deadlines.len() > 2 * self.calls.len() + 1024 {
+            let calls = &self.calls;
+            self.deadlines
+                .retain(|Reverse((_, id))| calls.contains_key(id));
         }
     }
 }

@@ -9,7 +9,7 @@ mod timers;
 
 use super::agent::QueuedCall;
 use super::{Services, Trunk};
-use crate::domain::{Agent, Attempt, CallEvent, CallId, CallStatus, Cause};
+use crate::domain::{Agent, AgentId, Attempt, CallEvent, CallId, CallStatus, Cause};
 use crate::scheduler::dwrr::TrunkSlot;
 use crate::sip::digest::DigestClient;
 use crate::sip::leg::{Leg, LegIds};
@@ -20,6 +20,7 @@ use crate::store::Change;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -210,36 +211,19 @@ impl CallActor {
                 Some(self.attempt.request_uri.clone()),
             ),
         );
-        let deadline = self.plan.call.deadline;
-        let missed = self.change(
-            vec![CallStatus::Pending],
-            Some(CallStatus::Canceled),
-            self.event(
-                "call.canceled",
-                CallStatus::Canceled,
-                Some("deadline_missed".into()),
-            ),
-        );
+        let (call, agent) = (self.plan.call.clone(), self.plan.agent.id);
         let fut = async move {
             if !services.record(pending).await? {
                 return Ok(false);
             }
-            // The deadline may have passed while the call was being
-            // prepared: no INVITE after a deadline (invariant 5).
-            if deadline.is_some_and(|d| d <= services.clock.now()) {
-                let missed = Change {
-                    cause: Some(Cause::DeadlineMissed),
-                    attempt: None,
-                    ..missed
-                };
-                services.record(missed).await?;
+            if let Some(stop) = last_check(&services, &call, agent) {
+                services.record(stop).await?;
                 return Ok(false);
             }
             services.record(dialing).await
         };
         ctx.wait(fut.into_actor(self).map(|res: Result<bool, crate::store::StoreError>, act, ctx| {
             match res {
-                Ok(true) if act.shutting_down => act.requeue_unsent(ctx),
                 Ok(true) => act.send_invite(ctx),
                 Ok(false) => act.stop_undialed(ctx),
                 Err(e) => {
@@ -251,25 +235,7 @@ impl CallActor {
         }));
     }
 
-    /// The engine began stopping while this attempt was being prepared:
-    /// its INVITE was never sent, so the call goes back to Queued (and is
-    /// dialed after the restart) with this attempt recorded as not sent.
-    fn requeue_unsent(&mut self, ctx: &mut Context<Self>) {
-        let now = self.services.clock.now();
-        self.attempt.ended_at = Some(now);
-        self.attempt.cause = Some(Cause::Interrupted);
-        self.attempt.sip_reason = Some("not sent: the engine was stopping".into());
-        let detail = Some("queued again: the engine stopped before dialing".into());
-        let event = self.event("call.queued", CallStatus::Queued, detail);
-        self.services.record_later(self.change(
-            vec![CallStatus::InProgress],
-            Some(CallStatus::Queued),
-            event,
-        ));
-        self.stop_undialed(ctx);
-    }
-
-    fn stop_undialed(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn stop_undialed(&mut self, ctx: &mut Context<Self>) {
         self.release_slot();
         ctx.stop();
     }
@@ -358,6 +324,51 @@ impl CallActor {
             ctx.stop();
         }
     }
+}
+
+/// The last look before a Pending call goes InProgress and its INVITE
+/// leaves: the change to make instead when the engine is stopping (back to
+/// Queued, dialed after the restart), the deadline has passed (invariant 5)
+/// or the number was listed do-not-call since it was popped.
+fn last_check(services: &Services, call: &QueuedCall, agent: AgentId) -> Option<Change> {
+    let now = services.clock.now();
+    let (status, cause, event, detail) = if services.stopping.load(Ordering::SeqCst) {
+        let why = "queued again: the engine stopped before dialing".to_string();
+        (CallStatus::Queued, None, "call.queued", why)
+    } else if call.deadline.is_some_and(|d| d <= now) {
+        let why = "deadline_missed".to_string();
+        (
+            CallStatus::Canceled,
+            Some(Cause::DeadlineMissed),
+            "call.canceled",
+            why,
+        )
+    } else {
+        let number = call.endpoint.phone_number()?;
+        let list = services
+            .dnc
+            .read()
+            .expect("dnc lock")
+            .blocking(&number, agent)?;
+        let why = format!("dnc: the number is on the {} do-not-call list", list.name());
+        (CallStatus::Canceled, Some(Cause::Dnc), "call.canceled", why)
+    };
+    Some(Change {
+        call_id: call.id,
+        expect: vec![CallStatus::Pending],
+        status: Some(status),
+        cause,
+        attempt: None,
+        event: Some(CallEvent {
+            call_id: call.id,
+            agent_id: agent,
+            event,
+            status,
+            at: now,
+            detail: Some(detail),
+        }),
+        at: now,
+    })
 }
 
 /// Whole seconds from a config value.

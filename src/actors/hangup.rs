@@ -45,8 +45,10 @@ impl Hangup {
         }
     }
 
+    /// A stored remote tag means the dialog was established (the BYE goes
+    /// to the remote target, or the Request-URI if the 2xx had no Contact).
     fn answered(&self) -> bool {
-        self.leg.to_tag.is_some() && self.leg.remote_target.is_some()
+        self.leg.to_tag.is_some()
     }
 
     /// Start the CANCEL or BYE transaction.

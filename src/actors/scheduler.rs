@@ -144,6 +144,9 @@ impl Handler<Stop> for Scheduler {
     type Result = ResponseFuture<usize>;
     fn handle(&mut self, _: Stop, _: &mut Context<Self>) -> Self::Result {
         self.paused = true;
+        self.services
+            .stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let agents: Vec<_> = self.slots.clone();
         Box::pin(async move {
             let mut live = 0;

@@ -97,6 +97,7 @@ async fn add(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRespons
         ),
     };
     let scope = scope(&state, agent)?;
+    let _serial = state.dnc_writes.lock().await;
     let (mut added, mut failed) = (Vec::new(), Vec::new());
     for (index, item) in items.iter().enumerate() {
         let result = match item.as_str() {
@@ -161,6 +162,7 @@ async fn remove(
 ) -> Result<HttpResponse, Problem> {
     let number = path_number(&path)?;
     let scope = scope(&state, query_agent(&req)?.as_deref())?;
+    let _serial = state.dnc_writes.lock().await;
     if !state.store.dnc_remove(number.clone(), scope).await? {
         return Err(Problem::not_found(format!(
             "{number} is not on the {} do-not-call list",

@@ -79,8 +79,11 @@ async fn stream(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResp
     let filter = Filter::parse(req.query_string())?;
     let rx = state.bus.subscribe();
     let body = futures::stream::unfold(rx, move |mut rx| async move {
+        // Counted from the last frame written, so a filtered stream whose
+        // events are all skipped still gets its keep-alive.
+        let quiet_until = tokio::time::Instant::now() + KEEP_ALIVE;
         loop {
-            let next = tokio::time::timeout(KEEP_ALIVE, rx.recv()).await;
+            let next = tokio::time::timeout_at(quiet_until, rx.recv()).await;
             let bytes = match next {
                 Err(_) => Bytes::from_static(b": keep-alive\n\n"),
                 Ok(Ok(ev)) if filter.admits(&ev) => frame(&ev),

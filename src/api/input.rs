@@ -197,7 +197,8 @@ pub fn call_request(
         }
     };
     if let (Some(agent), Some(endpoint)) = (agent_id, &endpoint) {
-        if let Some(list) = ctx.dnc_block(endpoint.as_str(), agent) {
+        let number = endpoint.phone_number();
+        if let Some(list) = number.and_then(|n| ctx.dnc_block(&n, agent)) {
             errs.push(FieldError::new(
                 "endpoint",
                 format!("{endpoint} is on the {} do-not-call list", list.name()),
@@ -375,6 +376,12 @@ mod tests {
             errs[0].reason.contains("organisation do-not-call list"),
             "{}",
             errs[0].reason
+        );
+        let errs = check(json!({"agentId": A1, "endpoint": "sip:+15550000000@carrier.example"}))
+            .unwrap_err();
+        assert_eq!(
+            errs[0].field, "endpoint",
+            "a SIP URI to a listed number is refused too"
         );
     }
 

@@ -77,6 +77,24 @@ impl Endpoint {
         }
     }
 
+    /// The E.164 number this endpoint reaches, for do-not-call checks: the
+    /// number itself, or the user part of a SIP URI when it is a phone
+    /// number (`sip:+15551234567@carrier` reaches `+15551234567`).
+    pub fn phone_number(&self) -> Option<String> {
+        match self {
+            Endpoint::Phone(n) => Some(n.clone()),
+            Endpoint::Uri(u) => {
+                let rest = &u[u.find(':').map_or(0, |i| i + 1)..];
+                let (user, _) = rest.rsplit_once('@')?;
+                let user = user.split([';', ':']).next().unwrap_or("");
+                match Endpoint::parse(user) {
+                    Ok(Endpoint::Phone(n)) => Some(n),
+                    _ => None,
+                }
+            }
+        }
+    }
+
     /// The Request-URI for an INVITE through a trunk at `trunk_host`
     /// (`host` or `host:port`): numbers go to the trunk, URIs as given.
     pub fn request_uri(&self, trunk_host: &str) -> String {
@@ -162,6 +180,21 @@ mod tests {
         assert!(Endpoint::parse("+1234567890123456789").is_err());
         assert!(Endpoint::parse("http://example.com").is_err());
         assert!(Endpoint::parse("tel:+15551234567").is_err());
+    }
+
+    #[test]
+    fn phone_numbers_inside_sip_uris_are_found() {
+        let n = |s: &str| Endpoint::parse(s).unwrap().phone_number();
+        assert_eq!(n("+1 555 123 4567").as_deref(), Some("+15551234567"));
+        assert_eq!(
+            n("sip:+15551234567@carrier.example").as_deref(),
+            Some("+15551234567")
+        );
+        assert_eq!(
+            n("sips:+15551234567;user=phone@h").as_deref(),
+            Some("+15551234567")
+        );
+        assert_eq!(n("sip:alice@example.com"), None);
     }
 
     #[test]

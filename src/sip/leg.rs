@@ -57,9 +57,10 @@ pub struct Leg {
     pub route_set: Vec<String>,
     /// CSeq of the last request we sent in the dialog.
     local_cseq: u32,
-    /// Credentials for the INVITE after a challenge: (header name, value),
-    /// `Authorization` or `Proxy-Authorization` (RFC 3261 22.2, 22.3).
-    pub credentials: Option<(String, String)>,
+    /// Credentials for the INVITE after challenges: (header name, realm,
+    /// value), one per realm, so a proxy's Proxy-Authorization and the far
+    /// end's Authorization travel together (RFC 3261 22.2, 22.3).
+    pub credentials: Vec<(String, String, String)>,
 }
 
 impl Leg {
@@ -75,7 +76,7 @@ impl Leg {
             remote_target: None,
             route_set: Vec::new(),
             local_cseq,
-            credentials: None,
+            credentials: Vec::new(),
         }
     }
 
@@ -124,7 +125,11 @@ impl Leg {
             self.ids.cseq,
         );
         o.contact = Some(self.contact());
-        o.extra.extend(self.credentials.clone());
+        o.extra.extend(
+            self.credentials
+                .iter()
+                .map(|(h, _, v)| (h.clone(), v.clone())),
+        );
         o.extra.push((
             "Allow".into(),
             "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO".into(),
@@ -149,13 +154,17 @@ impl Leg {
     /// Retry the INVITE after a 401/407 (RFC 3261 22.2): same Call-ID, From
     /// tag and To, the next CSeq and a new branch (a new transaction), with
     /// the credentials. Returns the new identifiers to store before sending.
-    pub fn rechallenge(&mut self, header: &str, value: String) -> &LegIds {
+    pub fn rechallenge(&mut self, header: &str, realm: &str, value: String) -> &LegIds {
         self.ids.cseq += 1;
         self.local_cseq = self.ids.cseq;
         self.ids.branch = new_branch();
         self.final_to = None;
         self.to_tag = None;
-        self.credentials = Some((header.to_string(), value));
+        // A new challenge for a realm replaces that realm's credentials.
+        self.credentials
+            .retain(|(h, r, _)| !(h == header && r == realm));
+        self.credentials
+            .push((header.to_string(), realm.to_string(), value));
         &self.ids
     }
 
@@ -296,6 +305,29 @@ Record-Route: <sip:p1;lr>\r\nRecord-Route: <sip:p2;lr>\r\nContent-Length: 0\r\n\
         let p2 = text.find("Route: <sip:p2;lr>").unwrap();
         let p1 = text.find("Route: <sip:p1;lr>").unwrap();
         assert!(p2 < p1, "route set is the Record-Route reversed");
+    }
+
+    #[test]
+    fn credentials_for_each_realm_travel_together() {
+        let mut l = leg();
+        let first = l.ids.branch.clone();
+        l.rechallenge("Proxy-Authorization", "proxy", "Digest p1".into());
+        l.rechallenge("Authorization", "far", "Digest u1".into());
+        l.rechallenge("Proxy-Authorization", "proxy", "Digest p2".into());
+        assert_eq!(l.ids.cseq, 4);
+        assert_ne!(l.ids.branch, first);
+        let text = String::from_utf8(l.invite("v=0\r\n").unwrap()).unwrap();
+        assert!(text.contains("Authorization: Digest u1\r\n"), "{text}");
+        assert!(
+            text.contains("Proxy-Authorization: Digest p2\r\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("Digest p1"),
+            "replaced for its realm: {text}"
+        );
+        let inv = parse(text.as_bytes()).unwrap();
+        assert_eq!((inv.cseq, inv.cseq_method), (4, Method::Invite));
     }
 
     #[test]

@@ -67,7 +67,10 @@ impl CallActor {
         if let Ok(ack) = self.leg.ack_non_2xx() {
             self.challenge_acks.insert(self.leg.ids.branch.clone(), ack);
         }
-        let ids = self.leg.rechallenge(header, value).clone();
+        let ids = self
+            .leg
+            .rechallenge(header, &challenge.realm, value)
+            .clone();
         self.attempt.branch = ids.branch;
         self.attempt.cseq = ids.cseq;
         self.send_with_credentials(code, ctx);
@@ -97,7 +100,8 @@ impl CallActor {
         let fut = async move { services.record(change).await };
         ctx.wait(fut.into_actor(self).map(|res: Result<bool, StoreError>, act, ctx| match res {
             Ok(true) => act.start_invite_transaction(ctx),
-            Ok(false) => act.stop_if_settled(ctx),
+            // The call left InProgress meanwhile: send nothing more.
+            Ok(false) => act.stop_undialed(ctx),
             Err(e) => {
                 tracing::error!(call = %act.plan.call.id, error = %e, "store failed before an authenticated INVITE");
                 let why = "the store could not record the retried INVITE".to_string();

@@ -33,6 +33,9 @@ impl CallActor {
     /// Build the INVITE from the leg as it is now and run a new INVITE
     /// client transaction for it.
     pub(super) fn start_invite_transaction(&mut self, ctx: &mut Context<Self>) {
+        // A provisional answered the previous (challenged) INVITE, not this
+        // one: no CANCEL until this one gets its own (RFC 3261 9.1).
+        self.got_provisional = false;
         self.invite_bytes = match self.leg.invite(&self.offer) {
             Ok(b) => b,
             Err(e) => {
