@@ -10,9 +10,9 @@ use serde_json::json;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-#[test]
-fn a_silent_trunk_gets_retransmissions_then_timer_b_ends_the_call() {
-    // The "carrier": a socket that records what arrives and never answers.
+/// The "carrier": a socket that records what arrives and never answers,
+/// and an engine whose trunk points at it with T1 = 100 ms.
+fn silent_trunk() -> (UdpSocket, Engine) {
     let carrier = UdpSocket::bind("127.0.0.1:0").expect("bind the silent carrier");
     carrier
         .set_read_timeout(Some(Duration::from_millis(200)))
@@ -20,7 +20,12 @@ fn a_silent_trunk_gets_retransmissions_then_timer_b_ends_the_call() {
     let port = carrier.local_addr().unwrap().port();
     let mut options = EngineOptions::new(port).agent(AgentConfig::default());
     options.trunk_extra = "t1_ms = 100\nt2_ms = 400".to_string();
-    let engine = Engine::start(options);
+    (carrier, Engine::start(options))
+}
+
+#[test]
+fn a_silent_trunk_gets_retransmissions_then_timer_b_ends_the_call() {
+    let (carrier, engine) = silent_trunk();
 
     let call = engine.create_call(json!({ "agentId": AGENT_ID, "endpoint": "+15551234567" }));
     let id = call["id"].as_str().unwrap().to_string();
@@ -55,14 +60,7 @@ fn a_silent_trunk_gets_retransmissions_then_timer_b_ends_the_call() {
 /// nobody answers it, and the INVITE is never sent again.
 #[test]
 fn after_a_crash_the_attempt_in_flight_is_canceled_with_retransmissions() {
-    let carrier = UdpSocket::bind("127.0.0.1:0").expect("bind the silent carrier");
-    carrier
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let port = carrier.local_addr().unwrap().port();
-    let mut options = EngineOptions::new(port).agent(AgentConfig::default());
-    options.trunk_extra = "t1_ms = 100\nt2_ms = 400".to_string();
-    let mut engine = Engine::start(options);
+    let (carrier, mut engine) = silent_trunk();
     let call = engine.create_call(json!({ "agentId": AGENT_ID, "endpoint": "+15551234567" }));
     let id = call["id"].as_str().unwrap().to_string();
 
