@@ -156,13 +156,46 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         server = server.workers(config.api.workers);
     }
     let server = server
+        .disable_signals()
         .shutdown_timeout(5)
         .bind(config.api.listen)
-        .map_err(bind_err("the API", config.api.listen))?;
+        .map_err(bind_err("the API", config.api.listen))?
+        .run();
     tracing::info!(addr = %config.api.listen, "REST API listening");
-    let served = server.run().await;
+    let http = server.handle();
+    let mut served = actix_rt::spawn(server);
+    tokio::select! {
+        _ = stop_signal() => {}
+        // The server ended by itself (its workers failed): stop too.
+        ended = &mut served => {
+            stop_calls(&scheduler, &transport).await;
+            return ended.unwrap_or(Ok(())).map_err(bind_err("the API", config.api.listen));
+        }
+    }
+    // Calls first, so nothing is dialed while HTTP requests drain.
     stop_calls(&scheduler, &transport).await;
-    served.map_err(bind_err("the API", config.api.listen))
+    http.stop(true).await;
+    match served.await {
+        Ok(result) => result.map_err(bind_err("the API", config.api.listen)),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Wait for SIGTERM (service managers) or Ctrl-C.
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    tracing::info!("stopping: hanging up calls, then closing the API");
 }
 
 /// Longest wait on shutdown for live calls to hang up cleanly.
