@@ -55,14 +55,10 @@ pub struct Services {
 }
 
 impl Services {
-    /// Apply a change and, when it took effect, publish its event.
-    pub async fn record(&self, change: Change) -> Result<bool, StoreError> {
-        self.record_queued(change).await
-    }
-
-    /// Queue the change now (so it keeps its place in order) and return a
-    /// future that publishes its event once it took effect.
-    fn record_queued(
+    /// Apply a change and, when it took effect, publish its event. The
+    /// change is queued in the store when this is called, not when the
+    /// future is first polled, so it keeps its place in order.
+    pub fn record(
         &self,
         change: Change,
     ) -> impl std::future::Future<Output = Result<bool, StoreError>> {
@@ -84,7 +80,7 @@ impl Services {
     /// is applied or refused by its compare-and-set: an outcome is never
     /// dropped because the store hiccuped.
     pub fn record_later(&self, change: Change) {
-        let first = self.record_queued(change.clone());
+        let first = self.record(change.clone());
         let this = self.clone();
         actix::spawn(async move {
             let mut result = first.await;

@@ -51,12 +51,7 @@ fn a_401_is_answered_with_credentials_from_the_environment() {
         attempts[0]["cseq"], 2,
         "the stored CSeq is the retried INVITE's: {call}"
     );
-    assert_eq!(
-        sipp.wait(Duration::from_secs(15)),
-        Some(0),
-        "{}",
-        sipp.error_log()
-    );
+    assert_sipp_succeeded(&mut sipp);
 
     let invites = sipp.received_requests("INVITE");
     assert_eq!(invites.len(), 2, "the challenged INVITE and the retry");
@@ -95,12 +90,7 @@ fn wrong_credentials_end_as_auth_failed_without_a_loop() {
     assert_eq!(call["status"], "Failed", "{call}");
     assert_eq!(call["cause"], "auth_failed", "{call}");
     assert_eq!(last_attempt(&call)["sipCode"], 401, "{call}");
-    assert_eq!(
-        sipp.wait(Duration::from_secs(15)),
-        Some(0),
-        "{}",
-        sipp.error_log()
-    );
+    assert_sipp_succeeded(&mut sipp);
     assert_eq!(
         sipp.received_requests("INVITE").len(),
         2,
@@ -137,12 +127,7 @@ fn a_407_is_answered_with_proxy_authorization_using_sha256() {
     let engine = engine_with(port, "username = \"outdial\"\npassword = \"s3cret\"", &[]);
     let call = dial(&engine);
     assert_eq!(call["status"], "Completed", "{call}");
-    assert_eq!(
-        sipp.wait(Duration::from_secs(15)),
-        Some(0),
-        "{}",
-        sipp.error_log()
-    );
+    assert_sipp_succeeded(&mut sipp);
     let invites = sipp.received_requests("INVITE");
     assert_eq!(invites.len(), 2);
     assert!(invites[1].header("Authorization").is_none());

@@ -16,8 +16,6 @@ use std::time::Duration;
 const NUMBER: &str = "+15551234567";
 /// Long enough for any outcome here, short enough to fail fast.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long SIPp may take to finish after the engine reports the outcome.
-const SIPP_EXIT: Duration = Duration::from_secs(15);
 
 /// Start SIPp with `scenario` on a free port, then the engine with one
 /// config-declared agent whose trunk points at SIPp.
@@ -33,18 +31,6 @@ fn dial(engine: &Engine) -> String {
     let call = engine.create_call(json!({ "agentId": AGENT_ID, "endpoint": NUMBER }));
     assert_eq!(call["status"], "Queued", "a new call is Queued: {call}");
     call["id"].as_str().expect("call id").to_string()
-}
-
-#[track_caller]
-fn assert_sipp_succeeded(sipp: &mut Sipp) {
-    let code = sipp.wait(SIPP_EXIT);
-    assert_eq!(
-        code,
-        Some(0),
-        "SIPp ({}) exits 0 only when it saw the whole expected exchange; errors:\n{}",
-        sipp.scenario,
-        sipp.error_log()
-    );
 }
 
 fn time(v: &Value) -> DateTime<FixedOffset> {

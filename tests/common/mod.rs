@@ -557,6 +557,20 @@ impl Reply {
 }
 
 /// The `field` of each entry of `errors` in a problem or a bulk failure.
+/// SIPp exits 0 only when it saw the whole expected exchange; wait for it
+/// (15 s at most) and show its errors if not.
+#[track_caller]
+pub fn assert_sipp_succeeded(sipp: &mut Sipp) {
+    let code = sipp.wait(Duration::from_secs(15));
+    assert_eq!(
+        code,
+        Some(0),
+        "SIPp ({}) exits 0 only when it saw the whole expected exchange; errors:\n{}",
+        sipp.scenario,
+        sipp.error_log()
+    );
+}
+
 /// The `index` of every entry of a bulk answer's `failed` list.
 pub fn failed_indexes(body: &Value) -> Vec<u64> {
     body["failed"]
