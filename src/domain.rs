@@ -1,4 +1,5 @@
-//! Pure domain types and rules: calls, agents, endpoints, outcomes.
+//! Pure domain types and rules: calls, agents, endpoints, outcomes, and
+//! the recipient's time zones.
 //!
 //! Nothing here does I/O or reads the clock; `domain/` imports no actix,
 //! tokio::net or rusqlite.
@@ -8,6 +9,7 @@ pub mod call;
 pub mod dnc;
 pub mod duplicates;
 pub mod endpoint;
+pub mod numtz;
 pub mod outcome;
 
 pub use agent::{Agent, AgentId, FieldError};
@@ -15,4 +17,5 @@ pub use call::{Attempt, Call, CallEvent, CallId, CallStatus, Priority};
 pub use dnc::{DncList, DncScope};
 pub use duplicates::RecentCalls;
 pub use endpoint::Endpoint;
+pub use numtz::{recipient_zones, zones_for_number};
 pub use outcome::Cause;
