@@ -1,5 +1,5 @@
 //! Pure domain types and rules: calls, agents, endpoints, outcomes, and
-//! the recipient's time zones.
+//! the time rules that say when a call may be placed.
 //!
 //! Nothing here does I/O or reads the clock; `domain/` imports no actix,
 //! tokio::net or rusqlite.
@@ -11,6 +11,7 @@ pub mod duplicates;
 pub mod endpoint;
 pub mod numtz;
 pub mod outcome;
+pub mod timerules;
 
 pub use agent::{Agent, AgentId, FieldError};
 pub use call::{Attempt, Call, CallEvent, CallId, CallStatus, Priority};
@@ -19,3 +20,4 @@ pub use duplicates::RecentCalls;
 pub use endpoint::Endpoint;
 pub use numtz::{recipient_zones, zones_for_number};
 pub use outcome::Cause;
+pub use timerules::{next_open_in_all, BusinessHours, CallingWindow, Preset, WeeklySchedule};
