@@ -336,3 +336,6 @@ pub fn next_open_in_all(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod reference;
