@@ -26,7 +26,7 @@ impl Scheduler {
         names.sort_by(|a, b| a.name.cmp(&b.name));
         let trunks = names
             .into_iter()
-            .map(|t| (t.name.clone(), core.add_trunk(t.max_channels)))
+            .map(|t| (t.name.clone(), core.add_trunk(t.max_channels, None)))
             .collect();
         Scheduler {
             services,
@@ -42,7 +42,7 @@ impl Scheduler {
         if self.paused {
             return;
         }
-        while let Some(g) = self.core.grant() {
+        while let Some(g) = self.core.grant(self.services.clock.instant()) {
             self.slots[g.agent].do_send(SlotGranted { trunk: g.trunk });
         }
     }
@@ -188,7 +188,7 @@ pub struct SlotReleased {
 impl Handler<SlotReleased> for Scheduler {
     type Result = ();
     fn handle(&mut self, msg: SlotReleased, _: &mut Context<Self>) {
-        self.core.release(msg.slot, msg.trunk);
+        self.core.release(msg.slot, msg.trunk, true);
         self.pump();
     }
 }
