@@ -24,6 +24,8 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::time::Instant;
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
 
 /// Dense index of an agent inside the scheduler.
