@@ -7,6 +7,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use outdial::domain::{CallId, Priority};
 use outdial::scheduler::{AgentQueue, Dwrr};
 use std::hint::black_box;
+use std::time::Instant;
 use uuid::Uuid;
 
 const AGENTS: usize = 1_000;
@@ -17,17 +18,19 @@ struct World {
     queues: Vec<AgentQueue>,
     next_id: u128,
     rng: u64,
+    now: Instant,
 }
 
 impl World {
     fn new() -> World {
         let mut dwrr = Dwrr::new();
-        let trunk = dwrr.add_trunk(u32::MAX);
+        let trunk = dwrr.add_trunk(u32::MAX, None);
         let mut w = World {
             dwrr,
             queues: Vec::new(),
             next_id: 0,
             rng: 0x9E37_79B9_7F4A_7C15,
+            now: Instant::now(),
         };
         for a in 0..AGENTS {
             let slot = w.dwrr.add_agent(1 + (a % 4) as u32, u32::MAX, trunk);
@@ -54,14 +57,14 @@ impl World {
     }
 
     fn dispatch(&mut self) -> CallId {
-        let g = self.dwrr.grant().expect("backlogged");
+        let g = self.dwrr.grant(self.now).expect("backlogged");
         let call = self.queues[g.agent].pop().expect("queue holds calls");
         let (id, p) = self.fresh();
         let q = &mut self.queues[g.agent];
         q.push(id, p);
         self.dwrr
             .set_backlog(g.agent, q.len(), q.top_priority().unwrap_or(0));
-        self.dwrr.release(g.agent, g.trunk);
+        self.dwrr.release(g.agent, g.trunk, true);
         call
     }
 }

@@ -34,6 +34,8 @@ pub struct Trunk {
     pub name: String,
     pub target: TrunkTarget,
     pub max_channels: u32,
+    /// Cap on new calls per second (config `cps`); None: no cap.
+    pub cps: Option<f64>,
     pub timers: Timers,
     /// Digest username and password, when the carrier challenges.
     pub credentials: Option<(String, Secret)>,

@@ -3,6 +3,7 @@
 
 use crate::domain::agent::{DEFAULT_MAX_CALL_DURATION_SECONDS, DEFAULT_RING_TIMEOUT_SECONDS};
 use crate::domain::{Agent, AgentId};
+use crate::scheduler::Pacer;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -134,6 +135,11 @@ pub struct TrunkConfig {
     /// Concurrent calls the trunk accepts.
     #[serde(default = "default_channels")]
     pub max_channels: u32,
+    /// Most new calls per second the carrier accepts (fractions allowed,
+    /// e.g. 0.5); none means no cap. Enforced per rolling second and per
+    /// rolling five seconds, with calls spread evenly (`scheduler::pacer`).
+    #[serde(default)]
+    pub cps: Option<f64>,
     /// Digest credentials for carriers that challenge INVITEs (401/407).
     #[serde(default)]
     pub username: Option<String>,
@@ -195,6 +201,16 @@ pub fn password_env_var(trunk: &str) -> String {
         })
         .collect();
     format!("OUTDIAL_TRUNK_{name}_PASSWORD")
+}
+
+/// Highest calls-per-second cap accepted for a trunk.
+const MAX_CPS: f64 = 10_000.0;
+
+fn check_cps(cps: f64) -> Result<(), String> {
+    if !(cps > 0.0 && cps <= MAX_CPS) {
+        return Err(format!("must be above 0 and at most {MAX_CPS}"));
+    }
+    Pacer::try_new(cps).map(drop).map_err(|e| e.to_string())
 }
 
 fn default_channels() -> u32 {
@@ -383,6 +399,9 @@ impl Config {
                     "must be at least 1",
                 ));
             }
+            if let Some(cps) = t.cps {
+                check_cps(cps).map_err(|r| invalid(format!("trunks[{i}].cps"), r))?;
+            }
             match (&t.username, &t.password) {
                 (Some(_), None) => {
                     return Err(invalid(
@@ -531,6 +550,26 @@ uri = "sip:127.0.0.1:5090"
             password_env_var("eu-west.1"),
             "OUTDIAL_TRUNK_EU_WEST_1_PASSWORD"
         );
+    }
+
+    #[test]
+    fn trunk_cps_is_optional_and_checked() {
+        let c = Config::parse(BASE, &[]).unwrap();
+        assert_eq!(c.trunk("main").unwrap().cps, None);
+        let with = |v: &str| {
+            BASE.replace(
+                "uri = \"sip:127.0.0.1:5090\"",
+                &format!("uri = \"sip:127.0.0.1:5090\"\ncps = {v}"),
+            )
+        };
+        let c = Config::parse(&with("0.5"), &[]).unwrap();
+        assert_eq!(c.trunk("main").unwrap().cps, Some(0.5));
+        let c = Config::parse(&with("30"), &[]).unwrap();
+        assert_eq!(c.trunk("main").unwrap().cps, Some(30.0));
+        for bad in ["0", "-2", "10000.5", "nan", "inf", "1e-9"] {
+            let e = err(&with(bad));
+            assert!(e.contains("trunks[0].cps"), "{bad}: {e}");
+        }
     }
 
     #[test]

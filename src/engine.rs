@@ -77,6 +77,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
                     name: t.name.clone(),
                     target,
                     max_channels: t.max_channels,
+                    cps: t.cps,
                     timers,
                     credentials,
                 },

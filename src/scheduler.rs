@@ -4,11 +4,15 @@
 //!   node's capacity (trunk channels) by weight.
 //! - [`queue::AgentQueue`]: one agent's waiting calls, served by priority
 //!   class with deficit round robin so bulk work is never starved.
+//! - [`pacer::Pacer`]: one trunk's calls-per-second cap and carrier
+//!   back-off, which the DWRR consults before each grant.
 //!
 //! No I/O and no clock reads here; the actors in `actors/` drive these.
 
 pub mod dwrr;
+pub mod pacer;
 pub mod queue;
 
 pub use dwrr::Dwrr;
+pub use pacer::Pacer;
 pub use queue::{AgentQueue, PriorityClass};

@@ -71,10 +71,11 @@ impl AgentActor {
         });
     }
 
-    fn release(&self, trunk: TrunkSlot) {
+    fn release(&self, trunk: TrunkSlot, dialed: bool) {
         self.scheduler.do_send(SlotReleased {
             slot: self.slot,
             trunk,
+            dialed,
         });
     }
 
@@ -211,7 +212,7 @@ impl Handler<SlotGranted> for AgentActor {
     type Result = ();
     fn handle(&mut self, grant: SlotGranted, ctx: &mut Context<Self>) {
         if self.stopping {
-            return self.release(grant.trunk);
+            return self.release(grant.trunk, false);
         }
         let now = self.services.clock.now();
         let next = loop {
@@ -250,9 +251,9 @@ impl Handler<SlotGranted> for AgentActor {
                 // The trunk vanished from config; keep the call queued.
                 self.queue.push(call.id, call.priority);
                 self.calls.insert(call.id, call);
-                self.release(grant.trunk);
+                self.release(grant.trunk, false);
             }
-            (None, _) => self.release(grant.trunk),
+            (None, _) => self.release(grant.trunk, false),
         }
         self.report_backlog();
     }
@@ -262,7 +263,7 @@ impl Handler<AttemptEnded> for AgentActor {
     type Result = ();
     fn handle(&mut self, msg: AttemptEnded, ctx: &mut Context<Self>) {
         self.live.remove(&msg.call);
-        self.release(msg.trunk_slot);
+        self.release(msg.trunk_slot, true);
         if let Some(call) = msg.requeue {
             // The store failed before anything was sent; try again later
             // rather than losing the call until the next restart.

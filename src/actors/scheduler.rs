@@ -1,5 +1,7 @@
 //! The Scheduler actor: grants dial slots to agents by DWRR weight, within
-//! each trunk's channel limit and each agent's concurrency limit.
+//! each trunk's channel limit, calls-per-second cap and carrier back-off,
+//! and each agent's concurrency limit. It keeps one timer for the earliest
+//! instant a paced trunk opens again.
 
 use super::agent::{AgentActor, Dequeue, Enqueue, QueuedCall, SlotGranted, StopAgent, UpdateAgent};
 use super::Services;
@@ -8,6 +10,7 @@ use crate::scheduler::dwrr::{AgentSlot, TrunkSlot};
 use crate::scheduler::Dwrr;
 use actix::prelude::*;
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 pub struct Scheduler {
     services: Services,
@@ -17,6 +20,9 @@ pub struct Scheduler {
     trunks: HashMap<String, TrunkSlot>,
     /// Dial nothing (config `scheduler.paused`).
     paused: bool,
+    /// The one pending timer that pumps again when a paced trunk opens,
+    /// and the instant it is for.
+    wake: Option<(Instant, SpawnHandle)>,
 }
 
 impl Scheduler {
@@ -26,7 +32,7 @@ impl Scheduler {
         names.sort_by(|a, b| a.name.cmp(&b.name));
         let trunks = names
             .into_iter()
-            .map(|t| (t.name.clone(), core.add_trunk(t.max_channels)))
+            .map(|t| (t.name.clone(), core.add_trunk(t.max_channels, t.cps)))
             .collect();
         Scheduler {
             services,
@@ -35,15 +41,42 @@ impl Scheduler {
             slots: Vec::new(),
             trunks,
             paused,
+            wake: None,
         }
     }
 
-    fn pump(&mut self) {
+    /// Grant every slot that can go now, then make sure the timer is set
+    /// for the next instant a paced trunk opens.
+    fn pump(&mut self, ctx: &mut Context<Self>) {
         if self.paused {
-            return;
+            return self.set_wake(None, ctx);
         }
-        while let Some(g) = self.core.grant() {
+        let now = self.services.clock.instant();
+        while let Some(g) = self.core.grant(now) {
             self.slots[g.agent].do_send(SlotGranted { trunk: g.trunk });
+        }
+        self.set_wake(self.core.next_wake(), ctx);
+    }
+
+    /// Keep exactly one timer, for `at`. A timer already set for `at` or
+    /// earlier stays (it pumps, and the pump sets the next one); a later
+    /// one is replaced.
+    fn set_wake(&mut self, at: Option<Instant>, ctx: &mut Context<Self>) {
+        match (self.wake, at) {
+            (Some((pending, _)), Some(at)) if pending <= at => return,
+            (None, None) => return,
+            _ => {}
+        }
+        if let Some((_, handle)) = self.wake.take() {
+            ctx.cancel_future(handle);
+        }
+        if let Some(at) = at {
+            let delay = at.saturating_duration_since(self.services.clock.instant());
+            let handle = ctx.run_later(delay, |act, ctx| {
+                act.wake = None;
+                act.pump(ctx);
+            });
+            self.wake = Some((at, handle));
         }
     }
 }
@@ -93,7 +126,7 @@ impl Handler<UpsertAgent> for Scheduler {
                 self.agents.insert(id, (slot, addr));
             }
         }
-        self.pump();
+        self.pump(ctx);
     }
 }
 
@@ -169,10 +202,10 @@ pub struct Backlog {
 
 impl Handler<Backlog> for Scheduler {
     type Result = ();
-    fn handle(&mut self, msg: Backlog, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Backlog, ctx: &mut Context<Self>) {
         self.core
             .set_backlog(msg.slot, msg.queued, msg.top_priority);
-        self.pump();
+        self.pump(ctx);
     }
 }
 
@@ -183,12 +216,34 @@ impl Handler<Backlog> for Scheduler {
 pub struct SlotReleased {
     pub slot: AgentSlot,
     pub trunk: TrunkSlot,
+    /// An INVITE was sent for this slot. When false the carrier saw
+    /// nothing, so the grant does not count against the trunk's pacing.
+    pub dialed: bool,
 }
 
 impl Handler<SlotReleased> for Scheduler {
     type Result = ();
-    fn handle(&mut self, msg: SlotReleased, _: &mut Context<Self>) {
-        self.core.release(msg.slot, msg.trunk);
-        self.pump();
+    fn handle(&mut self, msg: SlotReleased, ctx: &mut Context<Self>) {
+        self.core.release(msg.slot, msg.trunk, msg.dialed);
+        self.pump(ctx);
+    }
+}
+
+/// The carrier behind a trunk asked for no new calls for a while (503
+/// with Retry-After, 429, 403 channel limit): send none on it before
+/// `retry_after` has passed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct TrunkThrottled {
+    pub trunk: TrunkSlot,
+    pub retry_after: Duration,
+}
+
+impl Handler<TrunkThrottled> for Scheduler {
+    type Result = ();
+    fn handle(&mut self, msg: TrunkThrottled, ctx: &mut Context<Self>) {
+        let until = self.services.clock.instant() + msg.retry_after;
+        self.core.throttle(msg.trunk, until);
+        self.pump(ctx);
     }
 }
