@@ -2,7 +2,7 @@
 //! checks that stop start-up with a message naming the bad key.
 
 use crate::domain::agent::{DEFAULT_MAX_CALL_DURATION_SECONDS, DEFAULT_RING_TIMEOUT_SECONDS};
-use crate::domain::{Agent, AgentId};
+use crate::domain::{Agent, AgentId, BusinessHours, CallingWindow, RetryPolicy};
 use crate::scheduler::Pacer;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -235,6 +235,16 @@ pub struct AgentConfig {
     pub max_call_duration_seconds: u32,
     #[serde(default = "default_weight")]
     pub weight: u32,
+    /// Retry policy (`max_attempts`, `after` per cause, `throttled_after`).
+    #[serde(default)]
+    pub retry: RetryPolicy,
+    /// Weekly hours in the agent's timezone, plus `datesOff`.
+    #[serde(default)]
+    pub business_hours: Option<BusinessHours>,
+    /// `"tcpa"` (default), `"weekdays"`, `"business"`, `"always"` or a
+    /// weekly schedule, in the recipient's local time.
+    #[serde(default)]
+    pub calling_window: CallingWindow,
 }
 
 fn default_true() -> bool {
@@ -300,6 +310,9 @@ impl AgentConfig {
             ring_timeout_seconds: self.ring_timeout_seconds,
             max_call_duration_seconds: self.max_call_duration_seconds,
             weight: self.weight,
+            retry: self.retry.clone(),
+            business_hours: self.business_hours.clone(),
+            calling_window: self.calling_window.clone(),
         })
     }
 }

@@ -11,6 +11,7 @@ pub mod duplicates;
 pub mod endpoint;
 pub mod numtz;
 pub mod outcome;
+pub mod retry;
 pub mod timerules;
 
 pub use agent::{Agent, AgentId, FieldError};
@@ -20,4 +21,5 @@ pub use duplicates::RecentCalls;
 pub use endpoint::Endpoint;
 pub use numtz::{recipient_zones, zones_for_number};
 pub use outcome::Cause;
+pub use retry::{AttemptCounts, RetryDecision, RetryPolicy};
 pub use timerules::{next_open_in_all, BusinessHours, CallingWindow, Preset, WeeklySchedule};

@@ -1,7 +1,6 @@
 //! Wiring: open the store, bind SIP, start the sandbox, the actors and the
 //! HTTP server, and pick up what a previous run left unfinished.
 
-use crate::actors::agent::QueuedCall;
 use crate::actors::hangup::Hangup;
 use crate::actors::scheduler::{Schedule, Stop, UpsertAgent};
 use crate::actors::{Scheduler, Services, Trunk};
@@ -12,13 +11,14 @@ use crate::domain::{
     Agent, AgentId, Attempt, Call, CallEvent, CallId, CallStatus, Cause, DncList, RecentCalls,
 };
 use crate::events::EventBus;
+use crate::scheduler::QueuedCall;
 use crate::sip::leg::{Leg, LegIds};
 use crate::sip::sandbox::Sandbox;
 use crate::sip::transaction::Timers;
 use crate::sip::Transport;
 use crate::store::sqlite::SqliteStore;
 use crate::store::CallQuery;
-use crate::store::{Change, Store, StoreError};
+use crate::store::{Change, Store, StoreError, Unfinished};
 use actix::{Actor, Addr};
 use actix_web::{web, App, HttpServer};
 use std::collections::{HashMap, HashSet};
@@ -265,7 +265,12 @@ async fn recover(
     let now = services.clock.now();
     let mut requeue: HashMap<AgentId, Vec<QueuedCall>> = HashMap::new();
     let (mut queued, mut interrupted) = (0usize, 0usize);
-    for (call, attempt) in services.store.unfinished_calls().await? {
+    for Unfinished {
+        call,
+        attempt,
+        counts,
+    } in services.store.unfinished_calls().await?
+    {
         let attempts = attempt.as_ref().map_or(0, |a| a.number);
         match call.status {
             CallStatus::Created | CallStatus::Queued => {}
@@ -279,6 +284,7 @@ async fn recover(
                 );
                 let change = Change {
                     call_id: call.id,
+                    next_attempt_at: None,
                     expect: vec![CallStatus::Pending],
                     status: Some(CallStatus::Queued),
                     cause: None,
@@ -300,13 +306,10 @@ async fn recover(
             _ => continue,
         }
         queued += 1;
-        requeue.entry(call.agent_id).or_default().push(QueuedCall {
-            id: call.id,
-            endpoint: call.endpoint.clone(),
-            priority: call.priority,
-            deadline: call.deadline,
-            attempts,
-        });
+        requeue
+            .entry(call.agent_id)
+            .or_default()
+            .push(QueuedCall::from_call(&call, attempts, counts));
     }
     for (agent, calls) in requeue {
         scheduler.do_send(Schedule { agent, calls });
@@ -370,6 +373,7 @@ async fn end_interrupted(
     services
         .record(Change {
             call_id: call.id,
+            next_attempt_at: None,
             expect: vec![CallStatus::InProgress],
             status: Some(CallStatus::Failed),
             cause: Some(Cause::Interrupted),

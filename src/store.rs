@@ -7,7 +7,7 @@
 pub mod sqlite;
 
 use crate::domain::{
-    Agent, AgentId, Attempt, Call, CallEvent, CallId, CallStatus, Cause, DncScope,
+    Agent, AgentId, Attempt, AttemptCounts, Call, CallEvent, CallId, CallStatus, Cause, DncScope,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -42,6 +42,19 @@ pub struct Change {
     pub event: Option<CallEvent>,
     /// Becomes the call's `updated_at`.
     pub at: DateTime<Utc>,
+    /// With a new status: the call's `next_attempt_at` (set when it is
+    /// queued for a retry, cleared by any other status change).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// A call the engine must pick up on start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unfinished {
+    pub call: Call,
+    /// Its attempt of highest number, if any.
+    pub attempt: Option<Attempt>,
+    /// Its attempts as the retry policy counts them.
+    pub counts: AttemptCounts,
 }
 
 /// A call with everything known about it, for `GET /calls/{id}`.
@@ -110,7 +123,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<(CallStatus, u64)>, StoreError>;
     /// Calls not in a terminal status, in id order, each with its latest
     /// attempt: what a restarting engine must pick up.
-    async fn unfinished_calls(&self) -> Result<Vec<(Call, Option<Attempt>)>, StoreError>;
+    async fn unfinished_calls(&self) -> Result<Vec<Unfinished>, StoreError>;
 
     /// Put numbers (E.164) on a do-not-call list; already listed ones stay.
     async fn dnc_add(

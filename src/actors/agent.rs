@@ -2,45 +2,30 @@
 //! next call (priority classes, deadline check) and starts a CallActor.
 
 use super::call::{AttemptEnded, CallActor, CallPlan, Shutdown};
-use super::scheduler::{Backlog, Scheduler, SlotReleased};
+use super::scheduler::{Backlog, Scheduler, SlotReleased, TrunkThrottled};
 use super::Services;
-use crate::domain::{Agent, CallEvent, CallId, CallStatus, Cause, Endpoint, Priority};
+use crate::domain::{Agent, CallEvent, CallId, CallStatus, Cause};
+use crate::scheduler::agent_core::{AgentCore, AgentRules, Pick, QueueInfo, WaitReason};
 use crate::scheduler::dwrr::{AgentSlot, TrunkSlot};
-use crate::scheduler::AgentQueue;
+use crate::scheduler::QueuedCall;
 use crate::store::Change;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
-
-/// What the agent keeps about a waiting call.
-#[derive(Debug, Clone)]
-pub struct QueuedCall {
-    pub id: CallId,
-    pub endpoint: Endpoint,
-    pub priority: Priority,
-    pub deadline: Option<DateTime<Utc>>,
-    /// Attempts made before this one.
-    pub attempts: u32,
-}
 
 pub struct AgentActor {
     agent: Arc<Agent>,
     slot: AgentSlot,
     services: Services,
     scheduler: Addr<Scheduler>,
-    queue: AgentQueue,
-    calls: HashMap<CallId, QueuedCall>,
-    /// Queued calls with a deadline, earliest first, so a call that waits
-    /// past its deadline (agent disabled, at capacity, paused) is canceled
-    /// on time even if it is never popped. Entries of calls that already
-    /// left the queue are skipped.
-    deadlines: BinaryHeap<Reverse<(DateTime<Utc>, CallId)>>,
+    core: AgentCore,
     /// Attempts running now, to hang up on shutdown.
     live: HashMap<CallId, Addr<CallActor>>,
     /// Stopping: grant nothing new.
     stopping: bool,
+    /// The backlog last reported, to report only changes.
+    reported: Option<(usize, u8)>,
 }
 
 impl AgentActor {
@@ -51,23 +36,27 @@ impl AgentActor {
         scheduler: Addr<Scheduler>,
     ) -> Self {
         AgentActor {
+            core: AgentCore::new(AgentRules::of(&agent)),
             agent: Arc::new(agent),
             slot,
             services,
             scheduler,
-            queue: AgentQueue::new(),
-            calls: HashMap::new(),
-            deadlines: BinaryHeap::new(),
             live: HashMap::new(),
             stopping: false,
+            reported: None,
         }
     }
 
-    fn report_backlog(&self) {
+    fn report_backlog(&mut self) {
+        let (queued, top_priority) = self.core.backlog(self.services.clock.now());
+        if self.reported == Some((queued, top_priority)) {
+            return;
+        }
+        self.reported = Some((queued, top_priority));
         self.scheduler.do_send(Backlog {
             slot: self.slot,
-            queued: self.queue.len(),
-            top_priority: self.queue.top_priority().unwrap_or(0),
+            queued,
+            top_priority,
         });
     }
 
@@ -79,15 +68,11 @@ impl AgentActor {
         });
     }
 
-    /// A call whose deadline passed is canceled, never dialed (invariant 5).
-    fn cancel_missed_deadline(&self, call: &QueuedCall, now: DateTime<Utc>) {
-        self.cancel_queued(call, Cause::DeadlineMissed, "deadline_missed".into(), now);
-    }
-
     /// Cancel a call that left the queue without being dialed.
     fn cancel_queued(&self, call: &QueuedCall, cause: Cause, detail: String, now: DateTime<Utc>) {
         self.services.record_later(Change {
             call_id: call.id,
+            next_attempt_at: None,
             // Pending too: a call handed back after a store failure may
             // still be Pending; it sits in this one queue only.
             expect: vec![CallStatus::Created, CallStatus::Queued, CallStatus::Pending],
@@ -106,53 +91,26 @@ impl AgentActor {
         });
     }
 
-    /// The list that forbids this call now, if any (a number listed after
-    /// the call was queued is caught here, at dial time).
-    fn dnc_block(&self, call: &QueuedCall) -> Option<String> {
-        let number = call.endpoint.phone_number()?;
-        let dnc = self.services.dnc.read().expect("dnc lock");
-        dnc.blocking(&number, self.agent.id).map(|s| s.name())
-    }
-}
-
-impl AgentActor {
-    /// Cancel every queued call whose deadline has passed (invariant 5).
-    fn sweep_deadlines(&mut self) {
+    /// Move the core to now: cancel calls whose deadline passed (invariant
+    /// 5), wake calls whose wait is over, apply boosts and business hours.
+    fn tick(&mut self) {
         let now = self.services.clock.now();
-        let mut removed = false;
-        while let Some(Reverse((deadline, id))) = self.deadlines.peek().copied() {
-            if deadline > now {
-                break;
-            }
-            self.deadlines.pop();
-            if self.queue.remove(id) {
-                if let Some(call) = self.calls.remove(&id) {
-                    self.cancel_missed_deadline(&call, now);
-                }
-                removed = true;
-            }
+        for call in self.core.tick(now) {
+            self.cancel_queued(&call, Cause::DeadlineMissed, "deadline_missed".into(), now);
         }
-        if removed {
-            self.report_backlog();
-        }
-        // Entries of calls that left the queue otherwise (dialed, canceled)
-        // wait for their deadline; drop them once they outnumber the queue.
-        if self.deadlines.len() > 2 * self.calls.len() + 1024 {
-            let calls = &self.calls;
-            self.deadlines
-                .retain(|Reverse((_, id))| calls.contains_key(id));
-        }
+        self.report_backlog();
     }
 }
 
-/// How often queued calls are checked against their deadlines.
-const DEADLINE_SWEEP: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often the agent's time rules are looked at (deadlines, scheduled
+/// calls, retries, windows and business hours opening or closing).
+const TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Actor for AgentActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_interval(DEADLINE_SWEEP, |act, _| act.sweep_deadlines());
+        ctx.run_interval(TICK, |act, _| act.tick());
     }
 }
 
@@ -163,13 +121,9 @@ pub struct Enqueue(pub Vec<QueuedCall>);
 impl Handler<Enqueue> for AgentActor {
     type Result = ();
     fn handle(&mut self, Enqueue(calls): Enqueue, _: &mut Context<Self>) {
+        let now = self.services.clock.now();
         for c in calls {
-            if self.queue.push(c.id, c.priority) {
-                if let Some(d) = c.deadline {
-                    self.deadlines.push(Reverse((d, c.id)));
-                }
-                self.calls.insert(c.id, c);
-            }
+            self.core.push(c, now);
         }
         self.report_backlog();
     }
@@ -182,8 +136,7 @@ pub struct Dequeue(pub CallId);
 impl Handler<Dequeue> for AgentActor {
     type Result = ();
     fn handle(&mut self, Dequeue(id): Dequeue, _: &mut Context<Self>) {
-        if self.queue.remove(id) {
-            self.calls.remove(&id);
+        if self.core.remove(id).is_some() {
             self.report_backlog();
         }
     }
@@ -196,6 +149,7 @@ pub struct UpdateAgent(pub Agent);
 impl Handler<UpdateAgent> for AgentActor {
     type Result = ();
     fn handle(&mut self, UpdateAgent(agent): UpdateAgent, _: &mut Context<Self>) {
+        self.core.set_rules(AgentRules::of(&agent));
         self.agent = Arc::new(agent);
         self.report_backlog();
     }
@@ -211,31 +165,34 @@ pub struct SlotGranted {
 impl Handler<SlotGranted> for AgentActor {
     type Result = ();
     fn handle(&mut self, grant: SlotGranted, ctx: &mut Context<Self>) {
-        if self.stopping {
+        // The scheduler counted this grant against the backlog: report
+        // afresh whatever the count is now.
+        self.reported = None;
+        let trunk = self.services.trunks.get(&self.agent.trunk).cloned();
+        let (Some(trunk), false) = (trunk, self.stopping) else {
+            // Stopping, or the trunk vanished from the config: dial nothing.
             return self.release(grant.trunk, false);
-        }
+        };
         let now = self.services.clock.now();
+        // The list that forbids a call now, if any (a number listed after
+        // the call was queued is caught here, at dial time).
+        let (dnc, agent_id) = (self.services.dnc.clone(), self.agent.id);
+        let dnc_block = |call: &QueuedCall| {
+            let number = call.endpoint.phone_number()?;
+            let dnc = dnc.read().expect("dnc lock");
+            dnc.blocking(&number, agent_id).map(|s| s.name())
+        };
         let next = loop {
-            let Some(id) = self.queue.pop() else {
-                break None;
-            };
-            let Some(call) = self.calls.remove(&id) else {
-                continue;
-            };
-            match call.deadline {
-                Some(d) if d <= now => self.cancel_missed_deadline(&call, now),
-                _ => match self.dnc_block(&call) {
-                    Some(list) => {
-                        let detail = format!("dnc: the number is on the {list} do-not-call list");
-                        self.cancel_queued(&call, Cause::Dnc, detail, now)
-                    }
-                    None => break Some(call),
-                },
+            match self.core.pop(now, dnc_block) {
+                Some(Pick::Dial(call)) => break Some(call),
+                Some(Pick::Cancel(call, cause, detail)) => {
+                    self.cancel_queued(&call, cause, detail, now)
+                }
+                None => break None,
             }
         };
-        let trunk = self.services.trunks.get(&self.agent.trunk).cloned();
-        match (next, trunk) {
-            (Some(call), Some(trunk)) => {
+        match next {
+            Some(call) => {
                 let plan = CallPlan {
                     agent: self.agent.clone(),
                     call,
@@ -247,13 +204,7 @@ impl Handler<SlotGranted> for AgentActor {
                 let addr = CallActor::new(plan, self.services.clone()).start();
                 self.live.insert(id, addr);
             }
-            (Some(call), None) => {
-                // The trunk vanished from config; keep the call queued.
-                self.queue.push(call.id, call.priority);
-                self.calls.insert(call.id, call);
-                self.release(grant.trunk, false);
-            }
-            (None, _) => self.release(grant.trunk, false),
+            None => self.release(grant.trunk, false),
         }
         self.report_backlog();
     }
@@ -261,14 +212,60 @@ impl Handler<SlotGranted> for AgentActor {
 
 impl Handler<AttemptEnded> for AgentActor {
     type Result = ();
-    fn handle(&mut self, msg: AttemptEnded, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: AttemptEnded, _: &mut Context<Self>) {
         self.live.remove(&msg.call);
-        self.release(msg.trunk_slot, true);
-        if let Some(call) = msg.requeue {
-            // The store failed before anything was sent; try again later
-            // rather than losing the call until the next restart.
-            ctx.notify_later(Enqueue(vec![call]), REQUEUE_DELAY);
+        self.release(msg.trunk_slot, msg.dialed);
+        if let Some(retry_after) = msg.throttled {
+            self.scheduler.do_send(TrunkThrottled {
+                trunk: msg.trunk_slot,
+                retry_after,
+            });
         }
+        if let Some(call) = msg.requeue {
+            // A retry, or a call not dialed because the store failed: held
+            // again until its `not_before`.
+            self.core.push(call, self.services.clock.now());
+            self.report_backlog();
+        }
+    }
+}
+
+/// Where some of this agent's calls stand, for the queue list; the
+/// scheduler says whether the agent's trunk is full or paced.
+#[derive(Message)]
+#[rtype(result = "HashMap<CallId, QueueInfo>")]
+pub struct AgentQueueInfo {
+    pub ids: Vec<CallId>,
+    pub trunk_full: bool,
+    pub trunk_paced: bool,
+}
+
+/// How far down an agent's dial order positions are counted.
+const POSITION_LIMIT: usize = 1_000_000;
+
+impl Handler<AgentQueueInfo> for AgentActor {
+    type Result = MessageResult<AgentQueueInfo>;
+    fn handle(&mut self, msg: AgentQueueInfo, _: &mut Context<Self>) -> Self::Result {
+        let now = self.services.clock.now();
+        let mut info = self.core.info(&msg.ids, now, POSITION_LIMIT);
+        let at_capacity = self.live.len() >= self.agent.max_concurrent_calls as usize;
+        for i in info.values_mut() {
+            if i.reason != WaitReason::WaitingForSlot {
+                continue;
+            }
+            i.reason = if !self.agent.is_enabled {
+                WaitReason::AgentDisabled
+            } else if at_capacity {
+                WaitReason::AgentAtCapacity
+            } else if msg.trunk_full {
+                WaitReason::TrunkAtCapacity
+            } else if msg.trunk_paced {
+                WaitReason::TrunkCallsPerSecond
+            } else {
+                WaitReason::WaitingForSlot
+            };
+        }
+        MessageResult(info)
     }
 }
 
@@ -288,6 +285,3 @@ impl Handler<StopAgent> for AgentActor {
         self.live.len()
     }
 }
-
-/// How long a call waits after a store failure before it is tried again.
-const REQUEUE_DELAY: std::time::Duration = std::time::Duration::from_secs(1);

@@ -7,10 +7,10 @@ mod auth;
 mod sip_flow;
 mod timers;
 
-use super::agent::QueuedCall;
 use super::{Services, Trunk};
-use crate::domain::{Agent, AgentId, Attempt, CallEvent, CallId, CallStatus, Cause};
+use crate::domain::{Agent, AgentId, Attempt, CallEvent, CallId, CallStatus, Cause, RetryDecision};
 use crate::scheduler::dwrr::TrunkSlot;
+use crate::scheduler::QueuedCall;
 use crate::sip::digest::DigestClient;
 use crate::sip::leg::{Leg, LegIds};
 use crate::sip::message::{Inbound, Start};
@@ -39,8 +39,13 @@ pub struct CallPlan {
 pub struct AttemptEnded {
     pub call: CallId,
     pub trunk_slot: TrunkSlot,
-    /// The call was not dialed because the store failed: queue it again.
+    /// Whether an INVITE went out for this slot.
+    pub dialed: bool,
+    /// Hold the call again until its `not_before`: a retry, or a call not
+    /// dialed because the store failed.
     pub requeue: Option<QueuedCall>,
+    /// The carrier asked to slow down (throttled): for this long.
+    pub throttled: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,8 +101,10 @@ pub struct CallActor {
     answered_at: Option<(Instant, DateTime<Utc>)>,
     timer: Option<SpawnHandle>,
     slot_released: bool,
-    /// Nothing was sent and the store failed: hand the call back.
-    requeue: bool,
+    /// The call to hold again when this attempt's slot is released.
+    requeue: Option<QueuedCall>,
+    /// The final response's Retry-After, in seconds.
+    retry_after: Option<u32>,
     /// The engine is stopping: send nothing new, end what is up.
     shutting_down: bool,
 }
@@ -153,7 +160,8 @@ impl CallActor {
             answered_at: None,
             timer: None,
             slot_released: false,
-            requeue: false,
+            requeue: None,
+            retry_after: None,
             shutting_down: false,
         }
     }
@@ -177,6 +185,7 @@ impl CallActor {
     ) -> Change {
         Change {
             call_id: self.plan.call.id,
+            next_attempt_at: None,
             expect,
             status,
             cause: None,
@@ -193,6 +202,7 @@ impl CallActor {
         let services = self.services.clone();
         let pending = Change {
             call_id: self.plan.call.id,
+            next_attempt_at: None,
             // Pending too: an earlier try may have stopped there when the
             // store failed; a call sits in one agent queue at a time.
             expect: vec![CallStatus::Queued, CallStatus::Pending],
@@ -228,7 +238,11 @@ impl CallActor {
                 Ok(false) => act.stop_undialed(ctx),
                 Err(e) => {
                     tracing::error!(call = %act.plan.call.id, error = %e, "store failed before dialing; queued again");
-                    act.requeue = true;
+                    let now = act.services.clock.now();
+                    act.requeue = Some(QueuedCall {
+                        not_before: Some(now + REQUEUE_DELAY),
+                        ..act.plan.call.clone()
+                    });
                     act.stop_undialed(ctx)
                 }
             }
@@ -246,7 +260,10 @@ impl CallActor {
             self.plan.owner.do_send(AttemptEnded {
                 call: self.plan.call.id,
                 trunk_slot: self.plan.trunk_slot,
-                requeue: self.requeue.then(|| self.plan.call.clone()),
+                dialed: self.phase != Phase::Preparing,
+                requeue: self.requeue.take(),
+                throttled: (self.attempt.cause == Some(Cause::Throttled))
+                    .then(|| secs(self.retry_after.unwrap_or(0).max(THROTTLE_PAUSE_SECONDS))),
             });
         }
     }
@@ -287,21 +304,49 @@ impl CallActor {
             let talk = self.services.clock.instant().saturating_duration_since(at);
             self.attempt.talk_seconds = Some((talk.as_millis() as f64) / 1000.0);
         }
-        let name = if status == CallStatus::Completed {
-            "call.completed"
-        } else {
-            "call.failed"
-        };
-        let detail = match code {
+        let mut detail = match code {
             Some(c) => format!("{} ({c} {reason})", cause.as_str()),
             None => cause.as_str().to_string(),
+        };
+        let call = &self.plan.call;
+        let counts = call.counts.after(cause);
+        let decision = match status {
+            CallStatus::Failed if !self.shutting_down => {
+                let policy = &self.plan.agent.retry;
+                policy.decide(cause, counts, wall, call.deadline, self.retry_after)
+            }
+            _ => RetryDecision::Final(""),
+        };
+        let (status, name, next) = match decision {
+            RetryDecision::RetryAt(at) => {
+                detail = format!("{detail}; next attempt at {}", at.to_rfc3339());
+                self.requeue = Some(QueuedCall {
+                    not_before: Some(at),
+                    attempts: self.attempt.number,
+                    counts,
+                    ..call.clone()
+                });
+                (CallStatus::Queued, "call.retry_scheduled", Some(at))
+            }
+            RetryDecision::Final(_) if status == CallStatus::Completed => {
+                (status, "call.completed", None)
+            }
+            RetryDecision::Final(why) => {
+                if !why.is_empty() && cause != Cause::Answered {
+                    detail = format!("{detail}; {why}");
+                }
+                (status, "call.failed", None)
+            }
         };
         let mut change = self.change(
             vec![CallStatus::InProgress],
             Some(status),
             self.event(name, status, Some(detail)),
         );
-        change.cause = Some(cause);
+        if next.is_none() {
+            change.cause = Some(cause);
+        }
+        change.next_attempt_at = next;
         self.services.record_later(change);
         self.release_slot();
         self.ring_deadline = None;
@@ -355,6 +400,7 @@ fn last_check(services: &Services, call: &QueuedCall, agent: AgentId) -> Option<
     };
     Some(Change {
         call_id: call.id,
+        next_attempt_at: None,
         expect: vec![CallStatus::Pending],
         status: Some(status),
         cause,
@@ -370,6 +416,11 @@ fn last_check(services: &Services, call: &QueuedCall, agent: AgentId) -> Option<
         at: now,
     })
 }
+
+/// How long a call waits after a store failure before it is tried again.
+const REQUEUE_DELAY: chrono::Duration = chrono::Duration::seconds(1);
+/// The least a trunk is paused after a throttled attempt.
+const THROTTLE_PAUSE_SECONDS: u32 = 1;
 
 /// Whole seconds from a config value.
 fn secs(s: u32) -> Duration {

@@ -3,11 +3,15 @@
 //! and each agent's concurrency limit. It keeps one timer for the earliest
 //! instant a paced trunk opens again.
 
-use super::agent::{AgentActor, Dequeue, Enqueue, QueuedCall, SlotGranted, StopAgent, UpdateAgent};
+use super::agent::{
+    AgentActor, AgentQueueInfo, Dequeue, Enqueue, SlotGranted, StopAgent, UpdateAgent,
+};
 use super::Services;
 use crate::domain::{Agent, AgentId, CallId};
+use crate::scheduler::agent_core::QueueInfo;
 use crate::scheduler::dwrr::{AgentSlot, TrunkSlot};
 use crate::scheduler::Dwrr;
+use crate::scheduler::QueuedCall;
 use actix::prelude::*;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -164,6 +168,42 @@ impl Handler<Unschedule> for Scheduler {
         if let Some((_, addr)) = self.agents.get(&msg.agent) {
             addr.do_send(Dequeue(msg.call));
         }
+    }
+}
+
+/// Where these queued calls stand (for the queue list): asked of each
+/// call's agent, with its trunk's state.
+#[derive(Message)]
+#[rtype(result = "HashMap<CallId, QueueInfo>")]
+pub struct QueueStatus(pub Vec<(AgentId, CallId)>);
+
+impl Handler<QueueStatus> for Scheduler {
+    type Result = ResponseFuture<HashMap<CallId, QueueInfo>>;
+    fn handle(&mut self, QueueStatus(calls): QueueStatus, _: &mut Context<Self>) -> Self::Result {
+        let mut by_agent: HashMap<AgentId, Vec<CallId>> = HashMap::new();
+        for (agent, call) in calls {
+            by_agent.entry(agent).or_default().push(call);
+        }
+        let asks: Vec<_> = by_agent
+            .into_iter()
+            .filter_map(|(agent, ids)| {
+                let (slot, addr) = self.agents.get(&agent)?;
+                let now = self.services.clock.instant();
+                let (trunk_full, trunk_paced) = self.core.trunk_state(*slot, now);
+                Some(addr.send(AgentQueueInfo {
+                    ids,
+                    trunk_full,
+                    trunk_paced,
+                }))
+            })
+            .collect();
+        Box::pin(async move {
+            let mut all = HashMap::new();
+            for answer in futures::future::join_all(asks).await {
+                all.extend(answer.unwrap_or_default());
+            }
+            all
+        })
     }
 }
 

@@ -5,9 +5,10 @@ use super::agents::parse_agent_id;
 use super::input::{call_request, CallRequest};
 use super::problem::Problem;
 use super::{method_not_allowed, parse_json, AppState};
-use crate::actors::agent::QueuedCall;
-use crate::actors::scheduler::{Schedule, Unschedule};
+use crate::actors::scheduler::{QueueStatus, Schedule, Unschedule};
 use crate::domain::{Attempt, Call, CallEvent, CallId, CallStatus, Cause, FieldError};
+use crate::scheduler::agent_core::QueueInfo;
+use crate::scheduler::QueuedCall;
 use crate::store::{CallDetail, CallQuery, Change};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -40,14 +41,48 @@ struct CallView<'a> {
     call: &'a Call,
     attempts: &'a [Attempt],
     history: &'a [CallEvent],
+    /// Where a Queued call stands: position and why it waits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    queue: Option<QueueInfo>,
 }
 
-fn view(d: &CallDetail) -> HttpResponse {
+/// A call in the queue list, with where it stands when Queued.
+#[derive(Serialize)]
+struct ListedCall<'a> {
+    #[serde(flatten)]
+    call: &'a Call,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    queue: Option<&'a QueueInfo>,
+}
+
+async fn view(state: &AppState, d: &CallDetail) -> HttpResponse {
+    let mut queue = queue_info(state, [&d.call]).await;
     HttpResponse::Ok().json(CallView {
         call: &d.call,
         attempts: &d.attempts,
         history: &d.history,
+        queue: queue.remove(&d.call.id),
     })
+}
+
+/// Ask the scheduler where the Queued ones of `calls` stand.
+async fn queue_info<'a>(
+    state: &AppState,
+    calls: impl IntoIterator<Item = &'a Call>,
+) -> HashMap<CallId, QueueInfo> {
+    let wanted: Vec<_> = calls
+        .into_iter()
+        .filter(|c| c.status == CallStatus::Queued)
+        .map(|c| (c.agent_id, c.id))
+        .collect();
+    if wanted.is_empty() {
+        return HashMap::new();
+    }
+    state
+        .scheduler
+        .send(QueueStatus(wanted))
+        .await
+        .unwrap_or_default()
 }
 
 fn parse_call_id(s: &str) -> Result<CallId, Problem> {
@@ -64,10 +99,12 @@ fn new_call(req: CallRequest, now: DateTime<Utc>) -> (Call, [CallEvent; 2]) {
         endpoint: req.endpoint,
         priority: req.priority,
         deadline: req.deadline,
+        scheduled_at: req.scheduled_at,
         timezone: req.timezone,
         additional_data: req.additional_data,
         status: CallStatus::Queued,
         cause: None,
+        next_attempt_at: None,
         created_at: now,
         updated_at: now,
     };
@@ -84,16 +121,6 @@ fn new_call(req: CallRequest, now: DateTime<Utc>) -> (Call, [CallEvent; 2]) {
         event("call.queued", CallStatus::Queued),
     ];
     (call, events)
-}
-
-fn queued(call: &Call) -> QueuedCall {
-    QueuedCall {
-        id: call.id,
-        endpoint: call.endpoint.clone(),
-        priority: call.priority,
-        deadline: call.deadline,
-        attempts: 0,
-    }
 }
 
 /// Duplicate protection: refuse a call from the same agent to the same
@@ -119,7 +146,10 @@ fn claim(state: &AppState, call: &Call) -> Result<(), FieldError> {
 async fn accept(state: &AppState, calls: Vec<Call>, events: Vec<CallEvent>) -> Result<(), Problem> {
     let mut by_agent: HashMap<_, Vec<QueuedCall>> = HashMap::new();
     for c in &calls {
-        by_agent.entry(c.agent_id).or_default().push(queued(c));
+        by_agent
+            .entry(c.agent_id)
+            .or_default()
+            .push(QueuedCall::from_call(c, 0, Default::default()));
     }
     let keys: Vec<_> = calls
         .iter()
@@ -153,6 +183,7 @@ async fn create(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResp
         call: &call,
         attempts: &[],
         history: &events,
+        queue: None,
     }))
 }
 
@@ -219,7 +250,7 @@ async fn bulk(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRespon
 async fn get(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, Problem> {
     let id = parse_call_id(&path)?;
     match state.store.get_call(id).await? {
-        Some(d) => Ok(view(&d)),
+        Some(d) => Ok(view(&state, &d).await),
         None => Err(Problem::not_found(format!("no call with id {id}"))),
     }
 }
@@ -245,6 +276,7 @@ async fn cancel(
     };
     let change = Change {
         call_id: id,
+        next_attempt_at: None,
         expect: CallStatus::CANCELABLE.to_vec(),
         status: Some(CallStatus::Canceled),
         cause: Some(Cause::Canceled),
@@ -266,7 +298,7 @@ async fn cancel(
             call: id,
         });
         let after = state.store.get_call(id).await?.unwrap_or(before);
-        return Ok(view(&after));
+        return Ok(view(&state, &after).await);
     }
     let status = match state.store.get_call(id).await? {
         Some(d) => d.call.status,
@@ -326,10 +358,16 @@ fn list_query(req: &HttpRequest) -> Result<CallQuery, Problem> {
 async fn queue_list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
     let q = list_query(&req)?;
     let page = state.store.list_calls(&q).await?;
-    Ok(
-        HttpResponse::Ok()
-            .json(serde_json::json!({ "calls": page.calls, "nextCursor": page.next })),
-    )
+    let info = queue_info(&state, &page.calls).await;
+    let calls: Vec<_> = page
+        .calls
+        .iter()
+        .map(|call| ListedCall {
+            call,
+            queue: info.get(&call.id),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "calls": calls, "nextCursor": page.next })))
 }
 
 async fn statistics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Problem> {

@@ -2,12 +2,37 @@
 //! field. Kept apart from the handlers so the rules are unit-tested.
 
 use crate::domain::agent::{DEFAULT_MAX_CALL_DURATION_SECONDS, DEFAULT_RING_TIMEOUT_SECONDS};
+use crate::domain::timerules::{parse_business_hours, parse_calling_window};
 use crate::domain::{Agent, AgentId, DncScope, Endpoint, FieldError, Priority};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
 use serde_json::{Map, Value};
 
 /// Largest `additionalData` accepted, serialised.
 pub const MAX_ADDITIONAL_DATA_BYTES: usize = 16 * 1024;
+/// How far ahead `scheduledAt` may be.
+pub const MAX_SCHEDULE_AHEAD_DAYS: i64 = 366;
+
+/// An instant from RFC 3339 with an offset, or from a local date and time
+/// without one, read in `zone` (the seed: "uses agent timezone if not
+/// specified").
+fn parse_instant(s: &str, zone: Option<Tz>) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.to_utc());
+    }
+    let bad = || {
+        format!("must be RFC 3339, like 2025-10-20T17:00:00-05:00, or a local time like 2025-10-20T17:00:00 read in the call's or agent's timezone; got {s:?}")
+    };
+    let local = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .ok_or_else(bad)?;
+    let zone = zone.ok_or_else(bad)?;
+    zone.from_local_datetime(&local)
+        .earliest()
+        .map(|t| t.to_utc())
+        .ok_or_else(|| format!("{s} does not exist in {zone} (a daylight-saving gap)"))
+}
 
 /// A validated request to schedule one call.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,15 +41,17 @@ pub struct CallRequest {
     pub endpoint: Endpoint,
     pub priority: Priority,
     pub deadline: Option<DateTime<Utc>>,
+    pub scheduled_at: Option<DateTime<Utc>>,
     pub timezone: Option<String>,
     pub additional_data: Value,
 }
 
-const CALL_FIELDS: [&str; 6] = [
+const CALL_FIELDS: [&str; 7] = [
     "agentId",
     "endpoint",
     "priority",
     "deadline",
+    "scheduledAt",
     "additionalData",
     "timezone",
 ];
@@ -64,6 +91,7 @@ pub fn call_request(
     ctx: &impl CallContext,
 ) -> Result<CallRequest, Vec<FieldError>> {
     let (obj, mut errs) = object_with_fields(item, &CALL_FIELDS)?;
+    let mut agent_tz = None;
     let agent_id = match obj
         .get("agentId")
         .filter(|v| !v.is_null())
@@ -96,7 +124,10 @@ pub fn call_request(
                     ));
                     None
                 }
-                Some(_) => Some(id),
+                Some(a) => {
+                    agent_tz = a.timezone.parse::<Tz>().ok();
+                    Some(id)
+                }
             },
             _ => {
                 errs.push(FieldError::new("agentId", "must be a UUID string"));
@@ -143,32 +174,9 @@ pub fn call_request(
             }
         },
     };
-    let deadline = match obj.get("deadline") {
-        None | Some(Value::Null) => Some(None),
-        Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
-            Ok(d) if d.to_utc() <= now => {
-                errs.push(FieldError::new("deadline", format!("{s} is in the past")));
-                None
-            }
-            Ok(d) => Some(Some(d.to_utc())),
-            Err(e) => {
-                errs.push(FieldError::new(
-                    "deadline",
-                    format!(
-                        "must be RFC 3339 with an offset, like 2025-10-20T17:00:00-05:00 ({e})"
-                    ),
-                ));
-                None
-            }
-        },
-        Some(_) => {
-            errs.push(FieldError::new("deadline", "must be an RFC 3339 string"));
-            None
-        }
-    };
     let timezone = match obj.get("timezone") {
         None | Some(Value::Null) => Some(None),
-        Some(Value::String(s)) if s.parse::<chrono_tz::Tz>().is_ok() => Some(Some(s.clone())),
+        Some(Value::String(s)) if s.parse::<Tz>().is_ok() => Some(Some(s.clone())),
         Some(v) => {
             errs.push(FieldError::new(
                 "timezone",
@@ -177,6 +185,52 @@ pub fn call_request(
             None
         }
     };
+    // Times without an offset are read in the call's zone, else the agent's.
+    let zone = timezone
+        .clone()
+        .flatten()
+        .and_then(|z| z.parse::<Tz>().ok())
+        .or(agent_tz);
+    let mut instant = |key: &str| match obj.get(key) {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => match parse_instant(s, zone) {
+            Ok(t) => Some(Some(t)),
+            Err(reason) => {
+                errs.push(FieldError::new(key, reason));
+                None
+            }
+        },
+        Some(_) => {
+            errs.push(FieldError::new(key, "must be an RFC 3339 string"));
+            None
+        }
+    };
+    let deadline = instant("deadline");
+    let scheduled_at = instant("scheduledAt");
+    if let Some(Some(d)) = deadline {
+        if d <= now {
+            errs.push(FieldError::new(
+                "deadline",
+                format!("{} is in the past", d.to_rfc3339()),
+            ));
+        }
+    }
+    if let Some(Some(s)) = scheduled_at {
+        if s > now + chrono::Duration::days(MAX_SCHEDULE_AHEAD_DAYS) {
+            errs.push(FieldError::new(
+                "scheduledAt",
+                format!("is more than {MAX_SCHEDULE_AHEAD_DAYS} days ahead"),
+            ));
+        }
+        if let Some(Some(d)) = deadline {
+            if s >= d {
+                errs.push(FieldError::new(
+                    "scheduledAt",
+                    "must be before the deadline",
+                ));
+            }
+        }
+    }
     let additional_data = match obj.get("additionalData") {
         None | Some(Value::Null) => Some(Value::Object(Map::new())),
         Some(v @ Value::Object(_)) => {
@@ -209,7 +263,7 @@ pub fn call_request(
         agent_id,
         endpoint,
         priority,
-        deadline,
+        (deadline, scheduled_at),
         timezone,
         additional_data,
     ) {
@@ -217,7 +271,7 @@ pub fn call_request(
             Some(agent_id),
             Some(endpoint),
             Some(priority),
-            Some(deadline),
+            (Some(deadline), Some(scheduled_at)),
             Some(timezone),
             Some(additional_data),
         ) if errs.is_empty() => Ok(CallRequest {
@@ -225,6 +279,7 @@ pub fn call_request(
             endpoint,
             priority,
             deadline,
+            scheduled_at,
             timezone,
             additional_data,
         }),
@@ -232,7 +287,7 @@ pub fn call_request(
     }
 }
 
-const AGENT_FIELDS: [&str; 10] = [
+const AGENT_FIELDS: [&str; 13] = [
     "id",
     "name",
     "isEnabled",
@@ -243,6 +298,9 @@ const AGENT_FIELDS: [&str; 10] = [
     "ringTimeoutSeconds",
     "maxCallDurationSeconds",
     "weight",
+    "retry",
+    "businessHours",
+    "callingWindow",
 ];
 
 /// Build an agent from a create (`base` = None) or patch (`base` = the
@@ -268,6 +326,9 @@ pub fn agent_body(
         ring_timeout_seconds: DEFAULT_RING_TIMEOUT_SECONDS,
         max_call_duration_seconds: DEFAULT_MAX_CALL_DURATION_SECONDS,
         weight: 1,
+        retry: Default::default(),
+        business_hours: None,
+        calling_window: Default::default(),
     });
     let required = base.is_none();
     let mut text = |key: &str, slot: &mut String| match obj.get(key) {
@@ -296,6 +357,26 @@ pub fn agent_body(
         false,
     );
     number("weight", &mut a.weight, false);
+    if let Some(v) = obj.get("retry") {
+        match serde_json::from_value(v.clone()) {
+            Ok(p) => a.retry = p,
+            Err(e) => errs.push(FieldError::new("retry", e.to_string())),
+        }
+    }
+    match obj.get("businessHours") {
+        None => {}
+        Some(Value::Null) => a.business_hours = None,
+        Some(v) => match parse_business_hours(v, "businessHours") {
+            Ok(b) => a.business_hours = Some(b),
+            Err(e) => errs.extend(e),
+        },
+    }
+    if let Some(v) = obj.get("callingWindow") {
+        match parse_calling_window(v, "callingWindow") {
+            Ok(w) => a.calling_window = w,
+            Err(e) => errs.extend(e),
+        }
+    }
     match obj.get("isEnabled") {
         Some(Value::Bool(b)) => a.is_enabled = *b,
         None => {}

@@ -1,6 +1,6 @@
 //! An agent: who calls, from which number, through which trunk, how many at once.
 
-use super::Endpoint;
+use super::{BusinessHours, CallingWindow, Endpoint, RetryPolicy};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -45,6 +45,16 @@ pub struct Agent {
     pub max_call_duration_seconds: u32,
     /// Share of the node's dialing capacity relative to other agents.
     pub weight: u32,
+    /// When a failed attempt is tried again.
+    #[serde(default)]
+    pub retry: RetryPolicy,
+    /// When the agent may start calls, in its timezone; always if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_hours: Option<BusinessHours>,
+    /// When recipients may be called, in their local time (default: the
+    /// US TCPA window, 08:00-21:00 every day).
+    #[serde(default)]
+    pub calling_window: CallingWindow,
 }
 
 /// A field that failed validation, and why. `api/` turns a list of these
@@ -117,6 +127,7 @@ impl Agent {
         if !(1..=1000).contains(&self.weight) {
             errs.push(FieldError::new("weight", "must be from 1 to 1000"));
         }
+        errs.extend(self.retry.validate("retry"));
         if errs.is_empty() {
             Ok(())
         } else {
@@ -141,6 +152,9 @@ mod tests {
             ring_timeout_seconds: DEFAULT_RING_TIMEOUT_SECONDS,
             max_call_duration_seconds: 60,
             weight: 1,
+            retry: RetryPolicy::default(),
+            business_hours: None,
+            calling_window: CallingWindow::default(),
         }
     }
 

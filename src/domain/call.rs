@@ -124,11 +124,15 @@ pub struct Call {
     pub endpoint: Endpoint,
     pub priority: Priority,
     pub deadline: Option<DateTime<Utc>>,
+    /// Not dialed before this instant (the seed's "Scheduled" option).
+    pub scheduled_at: Option<DateTime<Utc>>,
     pub timezone: Option<String>,
     pub additional_data: serde_json::Value,
     pub status: CallStatus,
     /// Why the call ended (or was canceled); absent while it is live.
     pub cause: Option<Cause>,
+    /// While the call is Queued for a retry: when the next attempt may start.
+    pub next_attempt_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

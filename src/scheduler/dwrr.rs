@@ -220,6 +220,16 @@ impl Dwrr {
         self.trunks[trunk].in_use
     }
 
+    /// Whether this agent's trunk is full, and whether its pacing holds
+    /// grants back at `now` (for the queue list's wait reasons).
+    pub fn trunk_state(&self, agent: AgentSlot, now: Instant) -> (bool, bool) {
+        match self.closed(self.agents[agent].trunk, now) {
+            Some(Closed::Full) => (true, false),
+            Some(Closed::PacedUntil(_)) => (false, true),
+            None => (false, false),
+        }
+    }
+
     /// Pick the agent that gets the next slot at `now`, and account for it.
     pub fn grant(&mut self, now: Instant) -> Option<Grant> {
         self.wake_due(now);

@@ -7,7 +7,7 @@
 //! Inside a class, higher priority first, then first in first out.
 
 use crate::domain::{CallId, Priority};
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 /// The seed's priority classes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,13 +32,15 @@ impl PriorityClass {
 /// DRR classes after Urgent: (lowest priority, highest priority, quantum).
 const CLASSES: [(u8, u8, u32); 3] = [(7, 9, 6), (5, 6, 3), (0, 4, 1)];
 
-/// Waiting calls of one agent. Removal (cancel) is lazy: the id leaves the
-/// live set at once and its queue entry is skipped when reached.
+/// Waiting calls of one agent. Removal (cancel) and moves to another level
+/// (a deadline boost) are lazy: the live map says where a call is, and
+/// queue entries that disagree with it are skipped when reached.
 #[derive(Debug, Default)]
 pub struct AgentQueue {
     /// One FIFO per priority level 0..=10.
     levels: [VecDeque<CallId>; 11],
-    live: HashSet<CallId>,
+    /// Each queued call's current level.
+    live: HashMap<CallId, u8>,
     deficits: [u32; 3],
     /// Index into CLASSES of the class the DRR round is on.
     turn: usize,
@@ -51,16 +53,30 @@ impl AgentQueue {
 
     /// Add a call; false if it is already queued.
     pub fn push(&mut self, id: CallId, priority: Priority) -> bool {
-        if !self.live.insert(id) {
+        if self.live.contains_key(&id) {
             return false;
         }
+        self.live.insert(id, priority.get());
         self.levels[priority.get() as usize].push_back(id);
         true
     }
 
+    /// Move a queued call to another level, behind the calls already
+    /// there; false if it is not queued or already at that level.
+    pub fn reprioritize(&mut self, id: CallId, priority: Priority) -> bool {
+        match self.live.get_mut(&id) {
+            Some(level) if *level != priority.get() => {
+                *level = priority.get();
+                self.levels[priority.get() as usize].push_back(id);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Take a call out (canceled); false if it was not queued.
     pub fn remove(&mut self, id: CallId) -> bool {
-        self.live.remove(&id)
+        self.live.remove(&id).is_some()
     }
 
     pub fn len(&self) -> usize {
@@ -72,7 +88,7 @@ impl AgentQueue {
     }
 
     pub fn contains(&self, id: CallId) -> bool {
-        self.live.contains(&id)
+        self.live.contains_key(&id)
     }
 
     /// Highest priority waiting, if any (skipping removed entries lazily is
@@ -121,7 +137,7 @@ impl AgentQueue {
         (lo..=hi).all(|p| {
             let q = &mut self.levels[p as usize];
             while let Some(id) = q.front() {
-                if self.live.contains(id) {
+                if self.live.get(id) == Some(&p) {
                     return false;
                 }
                 q.pop_front();
@@ -134,12 +150,74 @@ impl AgentQueue {
         for p in (lo..=hi).rev() {
             let q = &mut self.levels[p as usize];
             while let Some(id) = q.pop_front() {
-                if self.live.remove(&id) {
+                if self.live.get(&id) == Some(&p) {
+                    self.live.remove(&id);
                     return Some(id);
                 }
             }
         }
         None
+    }
+
+    /// Where each of `wanted` stands in the dial order (1 = next), found by
+    /// walking the order the queue would pop in, without changing it. Calls
+    /// further back than `limit` are left out.
+    pub fn positions(&self, wanted: &HashSet<CallId>, limit: usize) -> HashMap<CallId, usize> {
+        let mut found = HashMap::new();
+        let mut cursors = [0usize; 11];
+        let (mut deficits, mut turn) = (self.deficits, self.turn);
+        let live = |p: usize, i: usize| {
+            let id = self.levels[p][i];
+            (self.live.get(&id) == Some(&(p as u8))).then_some(id)
+        };
+        // The next live entry in levels hi down to lo, advancing cursors
+        // past dead ones.
+        let next_in = |cursors: &mut [usize; 11], lo: u8, hi: u8, take: bool| {
+            for p in (lo..=hi).rev().map(usize::from) {
+                while cursors[p] < self.levels[p].len() {
+                    if let Some(id) = live(p, cursors[p]) {
+                        if take {
+                            cursors[p] += 1;
+                        }
+                        return Some(id);
+                    }
+                    cursors[p] += 1;
+                }
+            }
+            None
+        };
+        let mut position = 0;
+        while position < limit && found.len() < wanted.len() {
+            let id = if let Some(id) = next_in(&mut cursors, 10, 10, true) {
+                Some(id)
+            } else {
+                let mut picked = None;
+                for _ in 0..CLASSES.len() * 2 {
+                    let (lo, hi, quantum) = CLASSES[turn];
+                    if next_in(&mut cursors, lo, hi, false).is_none() {
+                        deficits[turn] = 0;
+                    } else {
+                        if deficits[turn] == 0 {
+                            deficits[turn] = quantum;
+                        }
+                        picked = next_in(&mut cursors, lo, hi, true);
+                        deficits[turn] -= 1;
+                        if deficits[turn] == 0 {
+                            turn = (turn + 1) % CLASSES.len();
+                        }
+                        break;
+                    }
+                    turn = (turn + 1) % CLASSES.len();
+                }
+                picked
+            };
+            let Some(id) = id else { break };
+            position += 1;
+            if wanted.contains(&id) {
+                found.insert(id, position);
+            }
+        }
+        found
     }
 }
 
@@ -220,6 +298,46 @@ mod tests {
         assert_eq!(q.pop(), Some(id(2)));
         assert!(q.is_empty());
         assert_eq!(q.pop(), None);
+    }
+
+    #[test]
+    fn reprioritize_moves_a_call_ahead() {
+        let mut q = AgentQueue::new();
+        q.push(id(1), p(5));
+        q.push(id(2), p(5));
+        assert!(q.reprioritize(id(2), p(10)));
+        assert!(!q.reprioritize(id(2), p(10)), "already there");
+        assert!(!q.reprioritize(id(9), p(10)), "not queued");
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.top_priority(), Some(10));
+        assert_eq!(q.pop(), Some(id(2)));
+        assert_eq!(q.pop(), Some(id(1)));
+        assert_eq!(q.pop(), None, "the old entry of call 2 is skipped");
+    }
+
+    #[test]
+    fn positions_follow_the_pop_order() {
+        let mut q = AgentQueue::new();
+        for i in 0..30u128 {
+            q.push(id(i), p((i % 11) as i64));
+        }
+        q.remove(id(4));
+        q.reprioritize(id(3), p(10));
+        q.pop();
+        let wanted: HashSet<_> = (0..30u128).map(id).collect();
+        let positions = q.positions(&wanted, usize::MAX);
+        let twentieth = *positions.iter().find(|(_, &n)| n == 20).unwrap().0;
+        let one = HashSet::from([twentieth]);
+        assert!(q.positions(&one, 19).is_empty(), "beyond the limit");
+        assert_eq!(q.positions(&one, 20)[&twentieth], 20);
+        let mut order = Vec::new();
+        while let Some(c) = q.pop() {
+            order.push(c);
+        }
+        assert_eq!(positions.len(), order.len());
+        for (i, c) in order.iter().enumerate() {
+            assert_eq!(positions[c], i + 1, "{c:?}");
+        }
     }
 
     #[test]

@@ -22,8 +22,8 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-use super::{CallDetail, CallPage, CallQuery, Change, Store, StoreError};
-use crate::domain::{Agent, AgentId, Attempt, Call, CallEvent, CallId, CallStatus, DncScope};
+use super::{CallDetail, CallPage, CallQuery, Change, Store, StoreError, Unfinished};
+use crate::domain::{Agent, AgentId, Call, CallEvent, CallId, CallStatus, DncScope};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
@@ -263,7 +263,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn unfinished_calls(&self) -> Result<Vec<(Call, Option<Attempt>)>, StoreError> {
+    async fn unfinished_calls(&self) -> Result<Vec<Unfinished>, StoreError> {
         self.read(read::unfinished_calls).await
     }
 }

@@ -101,6 +101,13 @@ pub struct AgentConfig {
     pub ring_timeout_seconds: u32,
     pub max_call_duration_seconds: u32,
     pub weight: u32,
+    /// TOML value of `calling_window`: `"always"` by default, so that tests
+    /// about SIP do not depend on the hour they run at.
+    pub calling_window: String,
+    /// TOML value of `retry`: by default one attempt, no retries.
+    pub retry: String,
+    /// TOML value of `business_hours`, if any.
+    pub business_hours: Option<String>,
 }
 
 impl Default for AgentConfig {
@@ -116,6 +123,9 @@ impl Default for AgentConfig {
             ring_timeout_seconds: 45,
             max_call_duration_seconds: 60,
             weight: 1,
+            calling_window: "\"always\"".to_string(),
+            retry: "{ max_attempts = 1 }".to_string(),
+            business_hours: None,
         }
     }
 }
@@ -125,7 +135,8 @@ impl AgentConfig {
         format!(
             "[[agents]]\nid = {}\nname = {}\nis_enabled = {}\ntimezone = {}\n\
              max_concurrent_calls = {}\ncaller_id = {}\ntrunk = {}\n\
-             ring_timeout_seconds = {}\nmax_call_duration_seconds = {}\nweight = {}\n",
+             ring_timeout_seconds = {}\nmax_call_duration_seconds = {}\nweight = {}\n\
+             calling_window = {}\nretry = {}\n{}",
             toml_str(&self.id),
             toml_str(&self.name),
             self.is_enabled,
@@ -136,6 +147,12 @@ impl AgentConfig {
             self.ring_timeout_seconds,
             self.max_call_duration_seconds,
             self.weight,
+            self.calling_window,
+            self.retry,
+            self.business_hours
+                .as_ref()
+                .map(|b| format!("business_hours = {b}\n"))
+                .unwrap_or_default(),
         )
     }
 }

@@ -82,6 +82,7 @@ impl CallActor {
         let now = self.services.clock.now();
         let change = Change {
             call_id: self.plan.call.id,
+            next_attempt_at: None,
             expect: vec![CallStatus::InProgress],
             status: None,
             cause: None,

@@ -138,6 +138,7 @@ impl CallActor {
                 };
                 self.attempt.sip_code = Some(code);
                 self.attempt.sip_reason = Some(reason.clone());
+                self.retry_after = resp.retry_after;
                 let reason = match &resp.reason_header {
                     Some(q850) => format!("{reason} ({q850})"),
                     None => reason,

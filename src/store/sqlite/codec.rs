@@ -12,13 +12,15 @@ use uuid::Uuid;
 
 /// The columns [`call`] reads, in order, for a `calls` table aliased `c`.
 pub(super) const CALL_COLUMNS: &str = "c.id, c.agent_id, c.endpoint, c.priority, c.deadline, \
-     c.timezone, c.additional_data, c.status, c.cause, c.created_at, c.updated_at";
-pub(super) const CALL_WIDTH: usize = 11;
+     c.timezone, c.additional_data, c.status, c.cause, c.created_at, c.updated_at, \
+     c.scheduled_at, c.next_attempt_at";
+pub(super) const CALL_WIDTH: usize = 13;
 
 /// The columns [`attempt`] reads, in order, for an `attempts` table aliased `a`.
 pub(super) const ATTEMPT_COLUMNS: &str = "a.call_id, a.number, a.trunk, a.request_uri, \
      a.sip_call_id, a.from_tag, a.branch, a.cseq, a.to_tag, a.remote_target, a.started_at, \
      a.answered_at, a.ended_at, a.sip_code, a.sip_reason, a.cause, a.talk_seconds";
+pub(super) const ATTEMPT_WIDTH: usize = 17;
 
 /// The columns [`event`] reads, in order, for a `call_events` table aliased `e`.
 pub(super) const EVENT_COLUMNS: &str = "e.call_id, e.agent_id, e.event, e.status, e.at, e.detail";
@@ -109,6 +111,8 @@ pub(super) fn call(row: &Row, at: usize) -> Result<Call, StoreError> {
         cause: cause(&id, row.get(at + 8)?)?,
         created_at: time(&id, "created_at", row.get(at + 9)?)?,
         updated_at: time(&id, "updated_at", row.get(at + 10)?)?,
+        scheduled_at: opt_time(&id, "scheduled_at", row.get(at + 11)?)?,
+        next_attempt_at: opt_time(&id, "next_attempt_at", row.get(at + 12)?)?,
     })
 }
 

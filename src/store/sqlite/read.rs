@@ -4,11 +4,13 @@
 //! and the writer answers an op only after its commit, so a read begun after
 //! a write's future completed sees that write.
 
-use super::codec::{self, uuid_text, ATTEMPT_COLUMNS, CALL_COLUMNS, CALL_WIDTH, EVENT_COLUMNS};
+use super::codec::{
+    self, uuid_text, ATTEMPT_COLUMNS, ATTEMPT_WIDTH, CALL_COLUMNS, CALL_WIDTH, EVENT_COLUMNS,
+};
 use super::schema;
 use crate::domain::DncScope;
-use crate::domain::{Agent, AgentId, Attempt, Call, CallId, CallStatus};
-use crate::store::{CallDetail, CallPage, CallQuery, StoreError};
+use crate::domain::{Agent, AgentId, AttemptCounts, CallId, CallStatus};
+use crate::store::{CallDetail, CallPage, CallQuery, StoreError, Unfinished};
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
 use std::collections::HashMap;
@@ -264,16 +266,18 @@ pub(super) fn status_counts(
 
 /// Calls not in a terminal status, in id order, each with its attempt of
 /// highest number.
-pub(super) fn unfinished_calls(
-    conn: &mut Connection,
-) -> Result<Vec<(Call, Option<Attempt>)>, StoreError> {
+pub(super) fn unfinished_calls(conn: &mut Connection) -> Result<Vec<Unfinished>, StoreError> {
     let live: Vec<&str> = CallStatus::ALL
         .iter()
         .filter(|s| !s.is_terminal())
         .map(|s| s.as_str())
         .collect();
     let sql = format!(
-        "SELECT {CALL_COLUMNS}, {ATTEMPT_COLUMNS} FROM calls c
+        "SELECT {CALL_COLUMNS}, {ATTEMPT_COLUMNS},
+             (SELECT count(*) FROM attempts WHERE call_id = c.id
+                  AND cause IS NOT 'throttled'),
+             (SELECT count(*) FROM attempts WHERE call_id = c.id AND cause = 'throttled')
+         FROM calls c
          LEFT JOIN attempts a ON a.call_id = c.id
              AND a.number = (SELECT max(number) FROM attempts WHERE call_id = c.id)
          WHERE c.status IN ({})
@@ -284,7 +288,14 @@ pub(super) fn unfinished_calls(
     let mut rows = stmt.query(params_from_iter(live))?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        out.push((codec::call(row, 0)?, codec::attempt(row, CALL_WIDTH)?));
+        out.push(Unfinished {
+            call: codec::call(row, 0)?,
+            attempt: codec::attempt(row, CALL_WIDTH)?,
+            counts: AttemptCounts {
+                counted: row.get(CALL_WIDTH + ATTEMPT_WIDTH)?,
+                throttled: row.get(CALL_WIDTH + ATTEMPT_WIDTH + 1)?,
+            },
+        });
     }
     Ok(out)
 }

@@ -17,7 +17,14 @@ const STATEMENT_CACHE: usize = 64;
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`. Append new
 /// steps; never edit a released one, since files written by older builds are
 /// brought forward by replaying the steps they lack.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
+
+/// When a call may be dialed: `scheduled_at` (asked for by the user) and
+/// `next_attempt_at` (set while it waits for a retry).
+const V3: &str = "
+ALTER TABLE calls ADD COLUMN scheduled_at INTEGER;
+ALTER TABLE calls ADD COLUMN next_attempt_at INTEGER;
+";
 
 /// Do-not-call lists; `agent_id` is '' for the organisation's list.
 const V2: &str = "

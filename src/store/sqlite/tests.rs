@@ -2,7 +2,7 @@
 
 use super::writer::{self, Op};
 use super::*;
-use crate::domain::{Cause, Endpoint, Priority};
+use crate::domain::{Attempt, AttemptCounts, Cause, Endpoint, Priority};
 use chrono::{DateTime, Duration, Utc};
 use tempfile::TempDir;
 use uuid::Uuid;
@@ -35,6 +35,11 @@ fn agent(n: u128) -> Agent {
         ring_timeout_seconds: 30,
         max_call_duration_seconds: 600,
         weight: 2,
+        retry: Default::default(),
+        business_hours: Some(
+            serde_json::from_value(serde_json::json!({"mon": ["09:00-17:00"]})).unwrap(),
+        ),
+        calling_window: crate::domain::CallingWindow::Preset(crate::domain::Preset::Weekdays),
     }
 }
 
@@ -47,10 +52,12 @@ fn call(agent: AgentId, endpoint: Endpoint, at: DateTime<Utc>) -> Call {
         endpoint,
         priority: Priority::try_new(7).unwrap(),
         deadline: Some(at + Duration::hours(2)),
+        scheduled_at: Some(at + Duration::minutes(10)),
         timezone: Some("America/New_York".into()),
         additional_data: serde_json::json!({"order": 42, "tags": ["a", "b"]}),
         status: CallStatus::Created,
         cause: None,
+        next_attempt_at: None,
         created_at: at,
         updated_at: at,
     }
@@ -96,6 +103,7 @@ fn attempt(call_id: CallId, number: u32, at: DateTime<Utc>) -> Attempt {
 fn change(c: &Call, expect: &[CallStatus], status: CallStatus, at: DateTime<Utc>) -> Change {
     Change {
         call_id: c.id,
+        next_attempt_at: None,
         expect: expect.to_vec(),
         status: Some(status),
         cause: None,
@@ -472,7 +480,13 @@ async fn unfinished_calls_carry_latest_attempt() {
     let unfinished = store.unfinished_calls().await.unwrap();
     let got: Vec<_> = unfinished
         .iter()
-        .map(|(c, a)| (c.id, c.status, a.as_ref().map(|a| a.number)))
+        .map(|u| {
+            (
+                u.call.id,
+                u.call.status,
+                u.attempt.as_ref().map(|a| a.number),
+            )
+        })
         .collect();
     assert_eq!(
         got,
@@ -483,7 +497,40 @@ async fn unfinished_calls_carry_latest_attempt() {
             (calls[3].id, CallStatus::InProgress, Some(3)),
         ]
     );
-    assert_eq!(unfinished[3].1, Some(attempt(calls[3].id, 3, ms(103))));
+    assert_eq!(
+        unfinished[3].attempt,
+        Some(attempt(calls[3].id, 3, ms(103)))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_sets_next_attempt_at_and_the_next_status_clears_it() {
+    let (_dir, store) = open_temp();
+    let c = seed(&store, agent(1).id, 1, 0).await.remove(0);
+    let mut dial = change(&c, &[], CallStatus::InProgress, ms(1));
+    let mut a = attempt(c.id, 1, ms(1));
+    a.cause = Some(Cause::Throttled);
+    dial.attempt = Some(a);
+    assert!(store.apply(dial).await.unwrap());
+    let mut retry = change(&c, &[CallStatus::InProgress], CallStatus::Queued, ms(2));
+    retry.next_attempt_at = Some(ms(60_000));
+    assert!(store.apply(retry).await.unwrap());
+    let stored = store.get_call(c.id).await.unwrap().unwrap().call;
+    assert_eq!(stored.next_attempt_at, Some(ms(60_000)));
+    assert_eq!(stored.scheduled_at, c.scheduled_at);
+    let mut again = change(&c, &[], CallStatus::InProgress, ms(3));
+    again.attempt = Some(attempt(c.id, 2, ms(3)));
+    assert!(store.apply(again).await.unwrap());
+    let unfinished = store.unfinished_calls().await.unwrap();
+    assert_eq!(unfinished[0].call.next_attempt_at, None, "cleared");
+    assert_eq!(
+        unfinished[0].counts,
+        AttemptCounts {
+            counted: 1,
+            throttled: 1
+        },
+        "a throttled attempt is counted apart; one still running counts"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -510,7 +557,14 @@ async fn data_survives_reopening() {
     let unfinished = store.unfinished_calls().await.unwrap();
     assert_eq!(
         unfinished,
-        [(detail.call, Some(detail.attempts[0].clone()))]
+        [Unfinished {
+            call: detail.call,
+            attempt: Some(detail.attempts[0].clone()),
+            counts: AttemptCounts {
+                counted: 1,
+                throttled: 0
+            },
+        }]
     );
 }
 

@@ -307,8 +307,9 @@ fn dnc_remove(conn: &Connection, number: &str, scope: DncScope) -> Result<bool, 
 fn insert_calls(conn: &Connection, calls: &[Call], events: &[CallEvent]) -> Result<(), StoreError> {
     let mut insert = conn.prepare_cached(
         "INSERT INTO calls (id, agent_id, endpoint, priority, deadline, timezone,
-             additional_data, status, cause, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             additional_data, status, cause, created_at, updated_at, scheduled_at,
+             next_attempt_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?;
     for c in calls {
         insert.execute(params![
@@ -323,6 +324,8 @@ fn insert_calls(conn: &Connection, calls: &[Call], events: &[CallEvent]) -> Resu
             c.cause.map(|c| c.as_str()),
             micros(c.created_at),
             micros(c.updated_at),
+            c.scheduled_at.map(micros),
+            c.next_attempt_at.map(micros),
         ])?;
     }
     for e in events {
@@ -337,14 +340,16 @@ fn insert_calls(conn: &Connection, calls: &[Call], events: &[CallEvent]) -> Resu
 fn apply(conn: &Connection, change: &Change) -> Result<bool, StoreError> {
     let mut sql = String::from(
         "UPDATE calls SET status = coalesce(?1, status), cause = coalesce(?2, cause), \
-         updated_at = ?3 WHERE id = ?4",
+         updated_at = ?3, \
+         next_attempt_at = CASE WHEN ?1 IS NULL THEN next_attempt_at ELSE ?5 END \
+         WHERE id = ?4",
     );
     if !change.expect.is_empty() {
         // One placeholder per expected status: the statement text depends
         // only on how many there are, so the statement cache keeps a handful
         // of variants rather than one per combination.
-        sql.push_str(" AND status IN (?5");
-        for n in 6..change.expect.len() + 5 {
+        sql.push_str(" AND status IN (?6");
+        for n in 7..change.expect.len() + 6 {
             sql.push_str(&format!(", ?{n}"));
         }
         sql.push(')');
@@ -354,7 +359,8 @@ fn apply(conn: &Connection, change: &Change) -> Result<bool, StoreError> {
     let at = micros(change.at);
     let id = uuid_text(change.call_id.0);
     let expect: Vec<&str> = change.expect.iter().map(|s| s.as_str()).collect();
-    let mut values: Vec<&dyn ToSql> = vec![&status, &cause, &at, &id];
+    let next = change.next_attempt_at.map(micros);
+    let mut values: Vec<&dyn ToSql> = vec![&status, &cause, &at, &id, &next];
     values.extend(expect.iter().map(|s| s as &dyn ToSql));
     let updated = conn
         .prepare_cached(&sql)?
