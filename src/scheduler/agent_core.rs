@@ -439,3 +439,6 @@ fn pop_due(heap: &mut TimeHeap, now: DateTime<Utc>) -> Option<CallId> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests;
