@@ -224,6 +224,31 @@ fn invalid_agents_are_refused_naming_the_field() {
             "maxConcurrentCalls",
         ),
         ("empty name", json!({ "name": "" }), "name"),
+        (
+            "business hours that end before they start",
+            json!({ "businessHours": { "mon": ["17:00-09:00"] } }),
+            "businessHours.mon[0]",
+        ),
+        (
+            "a date off that is not a date",
+            json!({ "businessHours": { "mon": ["09:00-17:00"], "datesOff": ["2026-13-01"] } }),
+            "businessHours.datesOff[0]",
+        ),
+        (
+            "an unknown calling window",
+            json!({ "callingWindow": "nightly" }),
+            "callingWindow",
+        ),
+        (
+            "a retry policy with no attempts",
+            json!({ "retry": { "maxAttempts": 0 } }),
+            "retry.maxAttempts",
+        ),
+        (
+            "a retry for a cause that is never retried",
+            json!({ "retry": { "after": { "not_found": 60 } } }),
+            "retry.after.not_found",
+        ),
     ];
     for (what, change, field) in &cases {
         let mut body = agent_body("Bad");
@@ -431,9 +456,17 @@ fn bad_calls_are_refused_naming_the_field_and_nothing_is_stored() {
             "deadline",
         ),
         (
-            "deadline without offset",
-            with("deadline", json!("2099-01-01T00:00:00")),
-            "deadline",
+            "scheduledAt not a date",
+            with("scheduledAt", json!("soon")),
+            "scheduledAt",
+        ),
+        (
+            "scheduledAt after the deadline",
+            json!({
+                "agentId": agent, "endpoint": "+15551234567",
+                "deadline": "2099-01-01T00:00:00Z", "scheduledAt": "2099-01-02T00:00:00Z",
+            }),
+            "scheduledAt",
         ),
         (
             "deadline not a date",
@@ -811,4 +844,121 @@ fn duplicate_calls_are_refused_within_the_window() {
     let id = first["id"].as_str().unwrap();
     assert_eq!(engine.delete(&format!("/api/v1/calls/{id}")).status, 200);
     engine.create_call(json!({ "agentId": a, "endpoint": "+15557770001" }));
+}
+
+// ---------------------------------------------------------------- time rules
+
+/// A zone where the local hour is now between 00:00 and 05:59 (outside
+/// any calling window), and one where it is between 10:00 and 18:59.
+fn night_and_day_zones() -> (&'static str, &'static str) {
+    use chrono::Timelike;
+    const ZONES: [&str; 8] = [
+        "Pacific/Honolulu",
+        "America/Los_Angeles",
+        "America/New_York",
+        "Atlantic/Azores",
+        "Europe/Berlin",
+        "Asia/Dubai",
+        "Asia/Bangkok",
+        "Asia/Tokyo",
+    ];
+    let hour = |z: &str| {
+        let tz: chrono_tz::Tz = z.parse().unwrap();
+        chrono::Utc::now().with_timezone(&tz).hour()
+    };
+    let night = ZONES.into_iter().find(|z| hour(z) < 6).expect("a zone at night");
+    let day = ZONES
+        .into_iter()
+        .find(|z| (10..19).contains(&hour(z)))
+        .expect("a zone by day");
+    (night, day)
+}
+
+#[test]
+fn time_rules_round_trip_and_the_queue_list_says_why_each_call_waits() {
+    let engine = engine();
+    let mut body = agent_body("Rules");
+    body["businessHours"] = json!({ "mon": ["09:00-12:00", "13:00-17:00"], "datesOff": ["2099-12-25"] });
+    body["callingWindow"] = json!({ "sat": ["10:00-14:00"], "mon": ["08:00-21:00"] });
+    body["retry"] = json!({ "maxAttempts": 5, "after": { "busy": 600 } });
+    let agent = engine.create_agent(body);
+    assert_eq!(
+        agent["businessHours"],
+        json!({ "mon": ["09:00-12:00", "13:00-17:00"], "datesOff": ["2099-12-25"] })
+    );
+    assert_eq!(
+        agent["callingWindow"],
+        json!({ "mon": ["08:00-21:00"], "sat": ["10:00-14:00"] })
+    );
+    assert_eq!(
+        agent["retry"],
+        json!({ "maxAttempts": 5, "after": { "busy": 600 }, "throttledAfter": 30 })
+    );
+    let id = agent["id"].as_str().unwrap().to_string();
+    assert_eq!(engine.get(&format!("/api/v1/agents/{id}")).body, agent);
+    let defaults = engine.create_agent(agent_body("Defaults"));
+    assert_eq!(defaults["callingWindow"], "tcpa", "the TCPA window by default");
+    assert_eq!(defaults["retry"]["after"]["no_answer"], 86_400);
+
+    // Every call below sits in the queue of an agent whose window is always
+    // open (dispatch is paused), so only its own rules make it wait.
+    let mut body = agent_body("Always");
+    body["callingWindow"] = json!("always");
+    let always = engine.create_agent(body)["id"].as_str().unwrap().to_string();
+    let mut body = agent_body("Tcpa");
+    body["callingWindow"] = json!("tcpa");
+    let tcpa = engine.create_agent(body)["id"].as_str().unwrap().to_string();
+    let (night, day) = night_and_day_zones();
+
+    let ready = engine.create_call(json!({ "agentId": always, "endpoint": "+15550000001" }));
+    // A local time without an offset is read in the call's timezone.
+    let date = (chrono::Utc::now() + chrono::Duration::days(30)).date_naive();
+    let local = date.and_hms_opt(9, 0, 0).unwrap();
+    let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+    let expected = chrono::TimeZone::from_local_datetime(&berlin, &local)
+        .unwrap()
+        .to_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    let later = engine.create_call(json!({
+        "agentId": always, "endpoint": "+15550000002",
+        "scheduledAt": local.format("%Y-%m-%dT%H:%M:%S").to_string(), "timezone": "Europe/Berlin",
+    }));
+    assert_eq!(later["scheduledAt"], expected, "{later}");
+    let asleep = engine.create_call(json!({
+        "agentId": tcpa, "endpoint": "+15550000003", "timezone": night,
+    }));
+    let awake = engine.create_call(json!({
+        "agentId": tcpa, "endpoint": "+15550000004", "timezone": day,
+    }));
+
+    let (calls, _) = list(&engine, "status=Queued&limit=100");
+    let queue_of = |call: &Value| {
+        let id = call["id"].as_str().unwrap();
+        calls
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("{id} is listed"))["queue"]
+            .clone()
+    };
+    let q = queue_of(&ready);
+    assert_eq!(q["waitReason"], "waiting_for_slot", "{q}");
+    assert_eq!(q["position"], 1, "{q}");
+    let q = queue_of(&later);
+    assert_eq!(q["waitReason"], "scheduled_for_later", "{q}");
+    assert_eq!(q["waitUntil"], expected, "{q}");
+    assert!(q["position"].is_null(), "{q}");
+    let q = queue_of(&asleep);
+    assert_eq!(q["waitReason"], "outside_calling_window", "{night}: {q}");
+    let until = chrono::DateTime::parse_from_rfc3339(q["waitUntil"].as_str().unwrap()).unwrap();
+    let tz: chrono_tz::Tz = night.parse().unwrap();
+    assert_eq!(
+        chrono::Timelike::hour(&until.with_timezone(&tz)),
+        8,
+        "opens at 08:00 in {night}: {q}"
+    );
+    let q = queue_of(&awake);
+    assert_eq!(q["waitReason"], "waiting_for_slot", "{day}: {q}");
+    // The same answer for one call.
+    let one = engine.call(asleep["id"].as_str().unwrap());
+    assert_eq!(one["queue"], queue_of(&asleep));
 }
