@@ -848,37 +848,12 @@ fn duplicate_calls_are_refused_within_the_window() {
 
 // ---------------------------------------------------------------- time rules
 
-/// A zone where the local hour is now between 00:00 and 05:59 (outside
-/// any calling window), and one where it is between 10:00 and 18:59.
-fn night_and_day_zones() -> (&'static str, &'static str) {
-    use chrono::Timelike;
-    const ZONES: [&str; 8] = [
-        "Pacific/Honolulu",
-        "America/Los_Angeles",
-        "America/New_York",
-        "Atlantic/Azores",
-        "Europe/Berlin",
-        "Asia/Dubai",
-        "Asia/Bangkok",
-        "Asia/Tokyo",
-    ];
-    let hour = |z: &str| {
-        let tz: chrono_tz::Tz = z.parse().unwrap();
-        chrono::Utc::now().with_timezone(&tz).hour()
-    };
-    let night = ZONES.into_iter().find(|z| hour(z) < 6).expect("a zone at night");
-    let day = ZONES
-        .into_iter()
-        .find(|z| (10..19).contains(&hour(z)))
-        .expect("a zone by day");
-    (night, day)
-}
-
 #[test]
 fn time_rules_round_trip_and_the_queue_list_says_why_each_call_waits() {
     let engine = engine();
     let mut body = agent_body("Rules");
-    body["businessHours"] = json!({ "mon": ["09:00-12:00", "13:00-17:00"], "datesOff": ["2099-12-25"] });
+    body["businessHours"] =
+        json!({ "mon": ["09:00-12:00", "13:00-17:00"], "datesOff": ["2099-12-25"] });
     body["callingWindow"] = json!({ "sat": ["10:00-14:00"], "mon": ["08:00-21:00"] });
     body["retry"] = json!({ "maxAttempts": 5, "after": { "busy": 600 } });
     let agent = engine.create_agent(body);
@@ -897,17 +872,26 @@ fn time_rules_round_trip_and_the_queue_list_says_why_each_call_waits() {
     let id = agent["id"].as_str().unwrap().to_string();
     assert_eq!(engine.get(&format!("/api/v1/agents/{id}")).body, agent);
     let defaults = engine.create_agent(agent_body("Defaults"));
-    assert_eq!(defaults["callingWindow"], "tcpa", "the TCPA window by default");
+    assert_eq!(
+        defaults["callingWindow"], "tcpa",
+        "the TCPA window by default"
+    );
     assert_eq!(defaults["retry"]["after"]["no_answer"], 86_400);
 
     // Every call below sits in the queue of an agent whose window is always
     // open (dispatch is paused), so only its own rules make it wait.
     let mut body = agent_body("Always");
     body["callingWindow"] = json!("always");
-    let always = engine.create_agent(body)["id"].as_str().unwrap().to_string();
+    let always = engine.create_agent(body)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let mut body = agent_body("Tcpa");
     body["callingWindow"] = json!("tcpa");
-    let tcpa = engine.create_agent(body)["id"].as_str().unwrap().to_string();
+    let tcpa = engine.create_agent(body)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (night, day) = night_and_day_zones();
 
     let ready = engine.create_call(json!({ "agentId": always, "endpoint": "+15550000001" }));

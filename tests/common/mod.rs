@@ -968,3 +968,34 @@ pub fn unknown_id() -> String {
 pub fn rfc3339_from_now(seconds: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::seconds(seconds)).to_rfc3339()
 }
+
+// ---------------------------------------------------------------- time
+
+/// A zone where the local hour is now between 00:00 and 05:59 (outside
+/// any calling window), and one where it is between 10:00 and 18:59.
+pub fn night_and_day_zones() -> (&'static str, &'static str) {
+    use chrono::Timelike;
+    const ZONES: [&str; 8] = [
+        "Pacific/Honolulu",
+        "America/Los_Angeles",
+        "America/New_York",
+        "Atlantic/Azores",
+        "Europe/Berlin",
+        "Asia/Dubai",
+        "Asia/Bangkok",
+        "Asia/Tokyo",
+    ];
+    let hour = |z: &str| {
+        let tz: chrono_tz::Tz = z.parse().unwrap();
+        chrono::Utc::now().with_timezone(&tz).hour()
+    };
+    let night = ZONES
+        .into_iter()
+        .find(|z| hour(z) < 6)
+        .expect("a zone at night");
+    let day = ZONES
+        .into_iter()
+        .find(|z| (10..19).contains(&hour(z)))
+        .expect("a zone by day");
+    (night, day)
+}
