@@ -149,7 +149,8 @@ pub struct UpdateAgent(pub Agent);
 impl Handler<UpdateAgent> for AgentActor {
     type Result = ();
     fn handle(&mut self, UpdateAgent(agent): UpdateAgent, _: &mut Context<Self>) {
-        self.core.set_rules(AgentRules::of(&agent));
+        self.core
+            .set_rules(AgentRules::of(&agent), self.services.clock.now());
         self.agent = Arc::new(agent);
         self.report_backlog();
     }

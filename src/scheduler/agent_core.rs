@@ -129,6 +129,12 @@ impl AgentRules {
         }
     }
 
+    /// The zones a call's recipient may be in.
+    fn zones(&self, call: &QueuedCall) -> Vec<Tz> {
+        let phone = call.endpoint.phone_number();
+        recipient_zones(call.timezone.as_deref(), phone.as_deref(), self.timezone)
+    }
+
     fn open(&self, now: DateTime<Utc>) -> bool {
         self.business_hours
             .as_ref()
@@ -191,8 +197,29 @@ impl AgentCore {
         }
     }
 
-    pub fn set_rules(&mut self, rules: AgentRules) {
+    /// New rules (the agent was edited): recipient zones that came from
+    /// the agent's zone are worked out again, and calls waiting for their
+    /// window are checked against the new one at once.
+    pub fn set_rules(&mut self, rules: AgentRules, now: DateTime<Utc>) {
+        let zone_changed = rules.timezone != self.rules.timezone;
         self.rules = rules;
+        let mut recheck = Vec::new();
+        for (id, entry) in &mut self.calls {
+            if zone_changed {
+                entry.zones = self.rules.zones(&entry.call);
+            }
+            if let State::Waiting {
+                reason: WaitReason::OutsideCallingWindow,
+                ..
+            } = entry.state
+            {
+                recheck.push(*id);
+            }
+        }
+        for id in recheck {
+            let state = self.window_state(&self.calls[&id].zones, now);
+            self.enter(id, state, now);
+        }
     }
 
     /// Calls held, ready or waiting.
@@ -227,12 +254,7 @@ impl AgentCore {
         if self.calls.contains_key(&call.id) {
             return false;
         }
-        let phone = call.endpoint.phone_number();
-        let zones = recipient_zones(
-            call.timezone.as_deref(),
-            phone.as_deref(),
-            self.rules.timezone,
-        );
+        let zones = self.rules.zones(&call);
         let id = call.id;
         if let Some(d) = call.deadline {
             self.deadlines.push(Reverse((d, id)));

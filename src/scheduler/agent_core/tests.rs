@@ -155,6 +155,23 @@ fn the_calls_own_timezone_overrides_the_number() {
 }
 
 #[test]
+fn new_rules_apply_to_calls_already_waiting_for_their_window() {
+    let mut c = core();
+    let night = ny(2026, 3, 2, 3, 0);
+    c.push(call(1, NYC, 5), night);
+    assert_eq!(dial(&mut c, night), None);
+    c.set_rules(
+        AgentRules {
+            timezone: New_York,
+            business_hours: None,
+            window: CallingWindow::Preset(Preset::Always),
+        },
+        night,
+    );
+    assert_eq!(dial(&mut c, night), Some(id(1)));
+}
+
+#[test]
 fn a_scheduled_call_waits_until_its_time() {
     let mut c = core();
     let now = ny(2026, 3, 2, 10, 0);
