@@ -189,3 +189,28 @@ fn a_scheduled_call_is_not_dialed_before_its_time() {
     assert!(started >= at, "dialed at {started}, scheduled for {at}");
     assert_sipp_succeeded(&mut sipp);
 }
+
+#[test]
+fn a_call_waiting_for_its_retry_keeps_waiting_across_a_restart() {
+    let port = free_udp_port();
+    let mut sipp = Sipp::uas("uas_busy.xml", port, &["-m", "1"]);
+    let agent = AgentConfig {
+        retry: "{ max_attempts = 3, after = { busy = 3600 } }".into(),
+        ..AgentConfig::default()
+    };
+    let mut engine = Engine::start(EngineOptions::new(port).agent(agent));
+    let id = id_of(&engine.create_call(json!({ "agentId": AGENT_ID, "endpoint": "+15551230006" })));
+    let before = engine.wait_for_call(&id, |c| !c["nextAttemptAt"].is_null(), CALL_TIMEOUT);
+    assert_sipp_succeeded(&mut sipp);
+
+    engine.restart();
+    let after = engine.wait_for_call(&id, |c| !c["queue"].is_null(), CALL_TIMEOUT);
+    assert_eq!(after["status"], "Queued", "{after}");
+    assert_eq!(after["nextAttemptAt"], before["nextAttemptAt"], "{after}");
+    assert_eq!(after["queue"]["waitReason"], "retry_scheduled", "{after}");
+    assert_eq!(
+        after["queue"]["waitUntil"], before["nextAttemptAt"],
+        "{after}"
+    );
+    assert_eq!(attempts(&after).len(), 1, "not dialed again early: {after}");
+}
