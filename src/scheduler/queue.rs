@@ -7,7 +7,7 @@
 //! Inside a class, higher priority first, then first in first out.
 
 use crate::domain::{CallId, Priority};
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 /// The seed's priority classes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,7 +38,13 @@ const CLASSES: [(u8, u8, u32); 3] = [(7, 9, 6), (5, 6, 3), (0, 4, 1)];
 pub struct AgentQueue {
     /// One FIFO per priority level 0..=10.
     levels: [VecDeque<CallId>; 11],
-    live: HashSet<CallId>,
+    /// Queued ids. foldhash, not SipHash: call ids are made by the engine
+    /// (UUIDv7), never chosen by a client, and hashing was a large part of
+    /// a dispatch decision (BENCHMARKS.md).
+    live: foldhash::HashSet<CallId>,
+    /// Entries in `levels`, live or not. While it equals `live.len()` every
+    /// entry is live, so finding the next one needs no lookup.
+    entries: usize,
     deficits: [u32; 3],
     /// Index into CLASSES of the class the DRR round is on.
     turn: usize,
@@ -55,6 +61,7 @@ impl AgentQueue {
             return false;
         }
         self.levels[priority.get() as usize].push_back(id);
+        self.entries += 1;
         true
     }
 
@@ -88,6 +95,7 @@ impl AgentQueue {
         if self.live.is_empty() {
             // Drop stale entries so memory follows the live count.
             self.levels.iter_mut().for_each(VecDeque::clear);
+            self.entries = 0;
             return None;
         }
         if let Some(id) = self.pop_level_range(10, 10) {
@@ -118,13 +126,17 @@ impl AgentQueue {
     }
 
     fn class_empty(&mut self, lo: u8, hi: u8) -> bool {
-        (lo..=hi).all(|p| {
-            let q = &mut self.levels[p as usize];
+        let levels = &mut self.levels[lo as usize..=hi as usize];
+        if self.entries == self.live.len() {
+            return levels.iter().all(VecDeque::is_empty);
+        }
+        levels.iter_mut().all(|q| {
             while let Some(id) = q.front() {
                 if self.live.contains(id) {
                     return false;
                 }
                 q.pop_front();
+                self.entries -= 1;
             }
             true
         })
@@ -134,6 +146,7 @@ impl AgentQueue {
         for p in (lo..=hi).rev() {
             let q = &mut self.levels[p as usize];
             while let Some(id) = q.pop_front() {
+                self.entries -= 1;
                 if self.live.remove(&id) {
                     return Some(id);
                 }
@@ -220,6 +233,24 @@ mod tests {
         assert_eq!(q.pop(), Some(id(2)));
         assert!(q.is_empty());
         assert_eq!(q.pop(), None);
+    }
+
+    #[test]
+    fn a_call_removed_and_queued_again_is_popped_once() {
+        let mut q = AgentQueue::new();
+        q.push(id(1), p(8));
+        q.push(id(2), p(5));
+        q.push(id(3), p(1));
+        assert!(q.remove(id(1)));
+        assert!(q.remove(id(3)));
+        assert!(q.push(id(1), p(8)));
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.pop(), Some(id(1)));
+        assert_eq!(q.pop(), Some(id(2)));
+        assert_eq!(q.pop(), None, "the stale entries of 1 and 3 are skipped");
+        assert!(q.push(id(3), p(1)));
+        assert_eq!(q.pop(), Some(id(3)));
+        assert!(q.is_empty());
     }
 
     #[test]
