@@ -58,15 +58,16 @@ fn a_paced_trunk_spaces_its_invites() {
     at.sort();
     assert_eq!(at.len(), 5, "five INVITEs within 8 s:\n{}", engine.log());
     let gaps: Vec<Duration> = at.windows(2).map(|w| w[1] - w[0]).collect();
-    // Grants go 500 ms apart; an INVITE leaves after a few store writes,
-    // whose time varies by some milliseconds.
+    // Grants go 500 ms apart; an INVITE leaves after a few store writes
+    // (each fsynced), whose time varies, more so on a loaded machine.
+    // Without pacing the five would leave within milliseconds.
     assert!(
-        gaps.iter().all(|g| *g >= Duration::from_millis(400)),
-        "INVITEs at least about 500 ms apart: {gaps:?}"
+        gaps.iter().all(|g| *g >= Duration::from_millis(300)),
+        "INVITEs about 500 ms apart: {gaps:?}"
     );
     let span = at[4] - at[0];
     assert!(
-        span >= Duration::from_millis(1900) && span < Duration::from_millis(3500),
+        span >= Duration::from_millis(1800) && span < Duration::from_millis(4500),
         "five INVITEs at 2 per second take about 2 s: {span:?}"
     );
 }

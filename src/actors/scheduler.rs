@@ -271,7 +271,7 @@ impl Handler<SlotReleased> for Scheduler {
 
 /// The carrier behind a trunk asked for no new calls for a while (503
 /// with Retry-After, 429, 403 channel limit): send none on it before
-/// `retry_after` has passed.
+/// `retry_after` (at most an hour) has passed.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct TrunkThrottled {
@@ -279,10 +279,14 @@ pub struct TrunkThrottled {
     pub retry_after: Duration,
 }
 
+/// Longest hold a throttle applies: a Retry-After of days is more likely a
+/// bad header than a plan, and must not stop a trunk for good.
+const LONGEST_THROTTLE: Duration = Duration::from_secs(3_600);
+
 impl Handler<TrunkThrottled> for Scheduler {
     type Result = ();
     fn handle(&mut self, msg: TrunkThrottled, ctx: &mut Context<Self>) {
-        let until = self.services.clock.instant() + msg.retry_after;
+        let until = self.services.clock.instant() + msg.retry_after.min(LONGEST_THROTTLE);
         self.core.throttle(msg.trunk, until);
         self.pump(ctx);
     }

@@ -154,11 +154,6 @@ impl Pacer {
         self.backoff = Some(self.backoff.map_or(until, |b| b.max(until)));
     }
 
-    /// Whether the pacer has a rate cap.
-    pub fn is_capped(&self) -> bool {
-        self.cap.is_some()
-    }
-
     fn nth_most_recent(&self, n: usize) -> Option<Instant> {
         let len = self.recent.len();
         (n <= len).then(|| self.recent[len - n])

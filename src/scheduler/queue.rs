@@ -9,6 +9,11 @@
 use crate::domain::{CallId, Priority};
 use std::collections::{HashMap, HashSet, VecDeque};
 
+/// Maps keyed by call id. foldhash, not SipHash: call ids are made by the
+/// engine (UUIDv7), never chosen by a client, and hashing was a large part
+/// of a dispatch decision (BENCHMARKS.md).
+type IdMap<V> = foldhash::HashMap<CallId, V>;
+
 /// The seed's priority classes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PriorityClass {
@@ -40,7 +45,10 @@ pub struct AgentQueue {
     /// One FIFO per priority level 0..=10.
     levels: [VecDeque<CallId>; 11],
     /// Each queued call's current level.
-    live: HashMap<CallId, u8>,
+    live: IdMap<u8>,
+    /// Entries in `levels`, live or not. While it equals `live.len()` every
+    /// entry is live, so finding the next one needs no lookup.
+    entries: usize,
     deficits: [u32; 3],
     /// Index into CLASSES of the class the DRR round is on.
     turn: usize,
@@ -58,6 +66,7 @@ impl AgentQueue {
         }
         self.live.insert(id, priority.get());
         self.levels[priority.get() as usize].push_back(id);
+        self.entries += 1;
         true
     }
 
@@ -68,6 +77,7 @@ impl AgentQueue {
             Some(level) if *level != priority.get() => {
                 *level = priority.get();
                 self.levels[priority.get() as usize].push_back(id);
+                self.entries += 1;
                 true
             }
             _ => false,
@@ -104,6 +114,7 @@ impl AgentQueue {
         if self.live.is_empty() {
             // Drop stale entries so memory follows the live count.
             self.levels.iter_mut().for_each(VecDeque::clear);
+            self.entries = 0;
             return None;
         }
         if let Some(id) = self.pop_level_range(10, 10) {
@@ -134,6 +145,11 @@ impl AgentQueue {
     }
 
     fn class_empty(&mut self, lo: u8, hi: u8) -> bool {
+        if self.entries == self.live.len() {
+            return self.levels[lo as usize..=hi as usize]
+                .iter()
+                .all(VecDeque::is_empty);
+        }
         (lo..=hi).all(|p| {
             let q = &mut self.levels[p as usize];
             while let Some(id) = q.front() {
@@ -141,6 +157,7 @@ impl AgentQueue {
                     return false;
                 }
                 q.pop_front();
+                self.entries -= 1;
             }
             true
         })
@@ -150,6 +167,7 @@ impl AgentQueue {
         for p in (lo..=hi).rev() {
             let q = &mut self.levels[p as usize];
             while let Some(id) = q.pop_front() {
+                self.entries -= 1;
                 if self.live.get(&id) == Some(&p) {
                     self.live.remove(&id);
                     return Some(id);
@@ -166,18 +184,18 @@ impl AgentQueue {
         let mut found = HashMap::new();
         let mut cursors = [0usize; 11];
         let (mut deficits, mut turn) = (self.deficits, self.turn);
-        let live = |p: usize, i: usize| {
-            let id = self.levels[p][i];
-            (self.live.get(&id) == Some(&(p as u8))).then_some(id)
-        };
+        // Walked past already: a call removed and queued again at the same
+        // level has two entries there, and pop takes it at the first.
+        let mut seen: HashSet<CallId> = HashSet::new();
         // The next live entry in levels hi down to lo, advancing cursors
         // past dead ones.
-        let next_in = |cursors: &mut [usize; 11], lo: u8, hi: u8, take: bool| {
+        let mut next_in = |cursors: &mut [usize; 11], lo: u8, hi: u8, take: bool| {
             for p in (lo..=hi).rev().map(usize::from) {
-                while cursors[p] < self.levels[p].len() {
-                    if let Some(id) = live(p, cursors[p]) {
+                while let Some(&id) = self.levels[p].get(cursors[p]) {
+                    if self.live.get(&id) == Some(&(p as u8)) && !seen.contains(&id) {
                         if take {
                             cursors[p] += 1;
+                            seen.insert(id);
                         }
                         return Some(id);
                     }
@@ -323,6 +341,8 @@ mod tests {
         }
         q.remove(id(4));
         q.reprioritize(id(3), p(10));
+        q.remove(id(6));
+        q.push(id(6), p(6));
         q.pop();
         let wanted: HashSet<_> = (0..30u128).map(id).collect();
         let positions = q.positions(&wanted, usize::MAX);
@@ -338,6 +358,24 @@ mod tests {
         for (i, c) in order.iter().enumerate() {
             assert_eq!(positions[c], i + 1, "{c:?}");
         }
+    }
+
+    #[test]
+    fn a_call_removed_and_queued_again_is_popped_once() {
+        let mut q = AgentQueue::new();
+        q.push(id(1), p(8));
+        q.push(id(2), p(5));
+        q.push(id(3), p(1));
+        assert!(q.remove(id(1)));
+        assert!(q.remove(id(3)));
+        assert!(q.push(id(1), p(8)));
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.pop(), Some(id(1)));
+        assert_eq!(q.pop(), Some(id(2)));
+        assert_eq!(q.pop(), None, "the stale entries of 1 and 3 are skipped");
+        assert!(q.push(id(3), p(1)));
+        assert_eq!(q.pop(), Some(id(3)));
+        assert!(q.is_empty());
     }
 
     #[test]
