@@ -3,7 +3,7 @@
 //!
 //! The page is plain HTML, CSS and JavaScript modules that call the REST
 //! API with the user's key; nothing here reads the store. Files are
-//! answered with their content type, an ETag, and `Cache-Control:
+//! answered with their content type, a (weak) ETag, and `Cache-Control:
 //! no-cache` (revalidate every load: the file names carry no version, so a
 //! new engine's files must replace the old ones at once; a 304 costs a
 //! round trip and no body).
@@ -93,14 +93,17 @@ fn etags() -> &'static [String] {
             .map(|a| {
                 let digest = Sha256::digest(a.body);
                 let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-                format!("\"{hex}\"")
+                // Weak: the gzip and plain answers share it.
+                format!("W/\"{hex}\"")
             })
             .collect()
     })
 }
 
-/// Whether `If-None-Match` names `etag` (or is `*`).
+/// Whether `If-None-Match` names `etag` (or is `*`), compared weakly as
+/// RFC 9110 section 13.1.2 says.
 fn not_modified(req: &HttpRequest, etag: &str) -> bool {
+    let etag = etag.trim_start_matches("W/");
     req.headers()
         .get_all(header::IF_NONE_MATCH)
         .filter_map(|v| v.to_str().ok())
