@@ -210,8 +210,15 @@ fn dashboard_schedules_watches_and_cancels_calls() {
     wait_text(&b, ".activity", "answered", WAIT);
     engine.wait_terminal(live["id"].as_str().unwrap(), CALL_TIMEOUT);
 
-    // Remove a waiting call through the confirmation dialog.
+    // Search by number, then by call id; then remove a waiting call
+    // through the confirmation dialog.
     nav(&b, "scheduled");
+    b.type_into("#filter-search", "9876");
+    wait_text(&b, ".call-list", "No calls match", WAIT);
+    b.clear("#filter-search");
+    b.type_into("#filter-search", &other);
+    wait_text(&b, &row(&other), "+15551230002", WAIT);
+    b.clear("#filter-search");
     b.click(&format!("button[data-remove=\"{other}\"]"));
     wait_text(&b, "#remove-text", "+15551230002", WAIT);
     b.click("#remove-confirm");

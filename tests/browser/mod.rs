@@ -200,31 +200,43 @@ impl Browser {
             .unwrap_or_else(|e| panic!("find {css}: {e}"))
     }
 
+    /// Do `act` to the element matching `css` once it is displayed. A list
+    /// that re-renders from the event stream may replace the element
+    /// between finding and acting (a stale reference), so a failed attempt
+    /// is retried, until [`WAIT`] has passed.
+    #[track_caller]
+    fn act<F, Fut>(&self, css: &str, what: &str, act: F)
+    where
+        F: Fn(Element) -> Fut,
+        Fut: std::future::Future<Output = Result<(), fantoccini::error::CmdError>>,
+    {
+        let started = Instant::now();
+        loop {
+            let element = self.element(css);
+            match self.rt.block_on(act(element)) {
+                Ok(()) => return,
+                Err(e) if started.elapsed() > WAIT => panic!("{what} {css}: {e}"),
+                Err(_) => std::thread::sleep(POLL),
+            }
+        }
+    }
+
     /// Wait for `css`, then click it like a user.
     #[track_caller]
     pub fn click(&self, css: &str) {
-        let e = self.element(css);
-        self.rt
-            .block_on(e.click())
-            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        self.act(css, "click", |e| async move { e.click().await });
     }
 
     /// Type into a field like a user (one input event per key).
     #[track_caller]
     pub fn type_into(&self, css: &str, text: &str) {
-        let e = self.element(css);
-        self.rt
-            .block_on(e.send_keys(text))
-            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+        self.act(css, "type into", |e| async move { e.send_keys(text).await });
     }
 
     /// Empty a field like a user deleting its text (an input event follows).
     #[track_caller]
     pub fn clear(&self, css: &str) {
-        let e = self.element(css);
-        self.rt
-            .block_on(e.clear())
-            .unwrap_or_else(|e| panic!("clear {css}: {e}"));
+        self.act(css, "clear", |e| async move { e.clear().await });
         self.js(
             "document.querySelector(arguments[0])
                 .dispatchEvent(new Event('input', { bubbles: true }));",
