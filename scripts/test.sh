@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The project's test command (README "Test it"; CI runs it through .ci/run).
 # Installs what the tests need when it is missing (SIPp, from Debian's
-# sip-tester package), then runs, in order and stopping at the first
-# failure: cargo fmt --check, cargo clippy -D warnings, and every test
-# (unit tests, the API tests against the real binary, the SIP outcome tests
-# with SIPp as the carrier, the kill -9 restart test).
+# sip-tester package; headless Chromium and its WebDriver, from chromium and
+# chromium-driver), then runs, in order and stopping at the first failure:
+# cargo fmt --check, cargo clippy -D warnings, and every test (unit tests,
+# the API tests against the real binary, the SIP outcome tests with SIPp as
+# the carrier, the kill -9 restart test, the dashboard in Chromium).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -24,6 +25,14 @@ if ! command -v sipp >/dev/null 2>&1; then
     as_root env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y --no-install-recommends sip-tester
 fi
+# The dashboard tests drive Debian's Chromium through chromedriver; they
+# fail (never skip) when these are missing.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    echo "== installing Chromium and chromedriver (Debian packages chromium, chromium-driver)"
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y --no-install-recommends chromium chromium-driver
+fi
 for component in rustfmt clippy; do
     if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
         echo "== installing the $component component"
@@ -32,6 +41,7 @@ for component in rustfmt clippy; do
 done
 
 echo "== sipp: $( (sipp -v 2>&1 || true) | grep -m1 -o 'SIPp v[^ ]*' || true)"
+echo "== $(/usr/bin/chromedriver --version 2>&1 | head -n1 || true)"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

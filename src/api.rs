@@ -1,8 +1,10 @@
 //! The REST API (actix-web): agents and calls under `/api/v1`, with every
-//! error answered as `application/problem+json`.
+//! error answered as `application/problem+json`; and the web dashboard's
+//! static files at `/dashboard/`.
 
 pub mod agents;
 pub mod calls;
+pub mod dashboard;
 pub mod dnc;
 pub mod events;
 pub mod input;
@@ -79,6 +81,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(events::configure)
                 .configure(dnc::configure),
         )
+        .configure(dashboard::configure)
         .default_service(web::to(not_found));
 }
 

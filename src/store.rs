@@ -65,7 +65,8 @@ pub struct CallDetail {
     pub history: Vec<CallEvent>,
 }
 
-/// Filter for the queue list. Results are in id order (creation order).
+/// Filter for the queue list. Results are in id order (creation order),
+/// oldest first unless `newest_first`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CallQuery {
     /// Any of these statuses; empty means all.
@@ -73,9 +74,12 @@ pub struct CallQuery {
     pub agent: Option<AgentId>,
     /// Matches a call id exactly, or a substring of the endpoint.
     pub search: Option<String>,
-    /// Only calls with an id greater than this (the cursor).
+    /// Only calls after this one in the list's order (the cursor).
     pub after: Option<CallId>,
     pub limit: u32,
+    /// Newest first (ids descending) instead of oldest first; the cursor
+    /// then means "older than".
+    pub newest_first: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +87,19 @@ pub struct CallPage {
     pub calls: Vec<Call>,
     /// Pass as `after` to get the next page; `None` on the last page.
     pub next: Option<CallId>,
+}
+
+/// Figures over a set of finished calls (Completed or Failed), for the
+/// dashboard's overview. Canceled calls were never (fully) dialed and are
+/// left out.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CallSummary {
+    /// Completed and Failed calls.
+    pub finished: u64,
+    /// Of those, calls with an answered attempt.
+    pub answered: u64,
+    /// Talk time of all their attempts, in seconds.
+    pub talk_seconds: f64,
 }
 
 #[async_trait]
@@ -121,6 +138,9 @@ pub trait Store: Send + Sync + 'static {
         &self,
         agent: Option<AgentId>,
     ) -> Result<Vec<(CallStatus, u64)>, StoreError>;
+    /// Answered calls and talk time over finished calls, for one agent or
+    /// all.
+    async fn call_summary(&self, agent: Option<AgentId>) -> Result<CallSummary, StoreError>;
     /// Calls not in a terminal status, in id order, each with its latest
     /// attempt: what a restarting engine must pick up.
     async fn unfinished_calls(&self) -> Result<Vec<Unfinished>, StoreError>;

@@ -1,15 +1,15 @@
 //! `/api/v1/calls`: schedule (single and bulk), read, cancel, the queue
-//! list and status statistics.
+//! list, status statistics and the finished-call summary.
 
 use super::agents::parse_agent_id;
 use super::input::{call_request, CallRequest};
 use super::problem::Problem;
 use super::{method_not_allowed, parse_json, AppState};
 use crate::actors::scheduler::{QueueStatus, Schedule, Unschedule};
-use crate::domain::{Attempt, Call, CallEvent, CallId, CallStatus, Cause, FieldError};
+use crate::domain::{AgentId, Attempt, Call, CallEvent, CallId, CallStatus, Cause, FieldError};
 use crate::scheduler::agent_core::QueueInfo;
 use crate::scheduler::QueuedCall;
-use crate::store::{CallDetail, CallQuery, Change};
+use crate::store::{CallDetail, CallQuery, CallSummary, Change};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -25,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/calls/bulk").route(web::post().to(bulk)))
         .service(resource("/calls/queue/list").route(web::get().to(queue_list)))
         .service(resource("/calls/statistics/statuses").route(web::get().to(statistics)))
+        .service(resource("/calls/statistics/summary").route(web::get().to(summary)))
         .service(
             resource("/calls/{callId}")
                 .route(web::get().to(get))
@@ -311,7 +312,8 @@ async fn cancel(
 }
 
 /// Parse the queue list's query: `status` may repeat or hold a
-/// comma-separated list.
+/// comma-separated list; `order` is `oldest` (first, the default) or
+/// `newest`.
 fn list_query(req: &HttpRequest) -> Result<CallQuery, Problem> {
     let mut q = CallQuery {
         limit: 50,
@@ -349,6 +351,13 @@ fn list_query(req: &HttpRequest) -> Result<CallQuery, Problem> {
                     .filter(|n| (1..=1000).contains(n))
                     .ok_or_else(|| Problem::field("limit", "must be an integer from 1 to 1000"))?
             }
+            "order" => {
+                q.newest_first = match value.as_ref() {
+                    "oldest" => false,
+                    "newest" => true,
+                    _ => return Err(Problem::field("order", "must be oldest or newest")),
+                }
+            }
             other => return Err(Problem::field(other, "unknown query parameter")),
         }
     }
@@ -370,7 +379,8 @@ async fn queue_list(state: web::Data<AppState>, req: HttpRequest) -> Result<Http
     Ok(HttpResponse::Ok().json(serde_json::json!({ "calls": calls, "nextCursor": page.next })))
 }
 
-async fn statistics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+/// The optional `agentId` of the statistics queries.
+fn agent_filter(req: &HttpRequest) -> Result<Option<AgentId>, Problem> {
     let mut agent = None;
     for (key, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
         match key.as_ref() {
@@ -383,10 +393,72 @@ async fn statistics(state: web::Data<AppState>, req: HttpRequest) -> Result<Http
             other => return Err(Problem::field(other, "unknown query parameter")),
         }
     }
-    let counts = state.store.status_counts(agent).await?;
+    Ok(agent)
+}
+
+async fn statistics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+    let counts = state.store.status_counts(agent_filter(&req)?).await?;
     let map: serde_json::Map<String, serde_json::Value> = counts
         .into_iter()
         .map(|(s, n)| (s.as_str().to_string(), n.into()))
         .collect();
     Ok(HttpResponse::Ok().json(map))
+}
+
+/// Finished calls (Completed or Failed), how many were answered, the answer
+/// rate (0 to 1) and the average talk time of an answered call; the two
+/// ratios are null while there is nothing to divide by.
+#[derive(Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Summary {
+    finished_calls: u64,
+    answered_calls: u64,
+    answer_rate: Option<f64>,
+    average_talk_seconds: Option<f64>,
+}
+
+impl From<CallSummary> for Summary {
+    fn from(s: CallSummary) -> Summary {
+        let ratio = |a: f64, b: u64| (b > 0).then(|| a / b as f64);
+        Summary {
+            finished_calls: s.finished,
+            answered_calls: s.answered,
+            answer_rate: ratio(s.answered as f64, s.finished),
+            average_talk_seconds: ratio(s.talk_seconds, s.answered),
+        }
+    }
+}
+
+async fn summary(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+    let figures = state.store.call_summary(agent_filter(&req)?).await?;
+    Ok(HttpResponse::Ok().json(Summary::from(figures)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_ratios_are_null_without_a_divisor() {
+        assert_eq!(
+            Summary::from(CallSummary::default()),
+            Summary {
+                finished_calls: 0,
+                answered_calls: 0,
+                answer_rate: None,
+                average_talk_seconds: None
+            }
+        );
+        let s = Summary::from(CallSummary {
+            finished: 4,
+            answered: 3,
+            talk_seconds: 30.0,
+        });
+        assert_eq!(s.answer_rate, Some(0.75));
+        assert_eq!(s.average_talk_seconds, Some(10.0));
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["finishedCalls"], 4);
+        assert_eq!(json["answerRate"], 0.75);
+        assert_eq!(json["averageTalkSeconds"], 10.0);
+    }
 }

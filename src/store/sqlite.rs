@@ -22,7 +22,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-use super::{CallDetail, CallPage, CallQuery, Change, Store, StoreError, Unfinished};
+use super::{CallDetail, CallPage, CallQuery, CallSummary, Change, Store, StoreError, Unfinished};
 use crate::domain::{Agent, AgentId, Call, CallEvent, CallId, CallStatus, DncScope};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -261,6 +261,10 @@ impl Store for SqliteStore {
     ) -> Result<Vec<(CallStatus, u64)>, StoreError> {
         self.read(move |conn| read::status_counts(conn, agent))
             .await
+    }
+
+    async fn call_summary(&self, agent: Option<AgentId>) -> Result<CallSummary, StoreError> {
+        self.read(move |conn| read::call_summary(conn, agent)).await
     }
 
     async fn unfinished_calls(&self) -> Result<Vec<Unfinished>, StoreError> {

@@ -10,7 +10,7 @@ use super::codec::{
 use super::schema;
 use crate::domain::DncScope;
 use crate::domain::{Agent, AgentId, AttemptCounts, CallId, CallStatus};
-use crate::store::{CallDetail, CallPage, CallQuery, StoreError, Unfinished};
+use crate::store::{CallDetail, CallPage, CallQuery, CallSummary, StoreError, Unfinished};
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
 use std::collections::HashMap;
@@ -179,8 +179,8 @@ fn placeholders(first: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// One page of calls in id (creation) order. A `limit` of 0 is taken as 1,
-/// so that paging always moves forward.
+/// One page of calls in id (creation) order, either way. A `limit` of 0 is
+/// taken as 1, so that paging always moves forward.
 pub(super) fn list_calls(conn: &mut Connection, q: &CallQuery) -> Result<CallPage, StoreError> {
     let limit = q.limit.max(1) as usize;
     let mut sql = format!("SELECT {CALL_COLUMNS} FROM calls c WHERE 1 = 1");
@@ -209,11 +209,13 @@ pub(super) fn list_calls(conn: &mut Connection, q: &CallQuery) -> Result<CallPag
     }
     if let Some(after) = q.after {
         values.push(Value::Text(uuid_text(after.0)));
-        sql += &format!(" AND c.id > ?{}", values.len());
+        let op = if q.newest_first { "<" } else { ">" };
+        sql += &format!(" AND c.id {op} ?{}", values.len());
     }
     // One row more than asked says whether there is a next page.
     values.push(Value::Integer(limit as i64 + 1));
-    sql += &format!(" ORDER BY c.id LIMIT ?{}", values.len());
+    let order = if q.newest_first { "DESC" } else { "ASC" };
+    sql += &format!(" ORDER BY c.id {order} LIMIT ?{}", values.len());
 
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params_from_iter(values))?;
@@ -262,6 +264,37 @@ pub(super) fn status_counts(
             (*s, u64::try_from(n).unwrap_or(0))
         })
         .collect())
+}
+
+/// Finished calls (Completed, Failed), how many of them were answered, and
+/// their talk time. One pass over the finished calls and their attempts.
+pub(super) fn call_summary(
+    conn: &mut Connection,
+    agent: Option<AgentId>,
+) -> Result<CallSummary, StoreError> {
+    let mut sql = String::from(
+        "SELECT count(*),
+             coalesce(sum(EXISTS (SELECT 1 FROM attempts a
+                  WHERE a.call_id = c.id AND a.answered_at IS NOT NULL)), 0),
+             coalesce(sum((SELECT sum(a.talk_seconds) FROM attempts a
+                  WHERE a.call_id = c.id)), 0.0)
+         FROM calls c
+         WHERE c.status IN ('Completed', 'Failed')",
+    );
+    let mut values = Vec::new();
+    if let Some(a) = agent {
+        sql += " AND c.agent_id = ?1";
+        values.push(uuid_text(a.0));
+    }
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let (finished, answered, talk_seconds) = stmt.query_row(params_from_iter(values), |row| {
+        Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get(2)?))
+    })?;
+    Ok(CallSummary {
+        finished: u64::try_from(finished).unwrap_or(0),
+        answered: u64::try_from(answered).unwrap_or(0),
+        talk_seconds,
+    })
 }
 
 /// Calls not in a terminal status, in id order, each with its attempt of

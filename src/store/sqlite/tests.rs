@@ -772,3 +772,5 @@ fn newer_schema_is_refused() {
     let err = SqliteStore::open(&path).unwrap_err();
     assert!(err.to_string().contains("schema version 99"), "{err}");
 }
+
+mod overview;
