@@ -13,12 +13,15 @@
 //! - [`carrier`]: how the simulated carrier answers an INVITE.
 //! - [`numbers`]: phone numbers from prefixes, so zones come from the real
 //!   prefix table.
+//! - [`report`]: the figures and their text table.
 //!
 //! Nothing here reads the clock: the caller passes the one `Instant` that
 //! virtual pacing time is counted from.
 
 pub mod carrier;
 pub mod numbers;
+pub mod report;
 pub mod scenario;
 
+pub use report::Report;
 pub use scenario::{Scenario, ScenarioError};
