@@ -13,6 +13,8 @@
 //! - [`carrier`]: how the simulated carrier answers an INVITE.
 //! - [`numbers`]: phone numbers from prefixes, so zones come from the real
 //!   prefix table.
+//! - [`world`]: the discrete-event loop.
+//! - [`rules`]: whether a call's time rules held it back.
 //! - [`report`]: the figures and their text table.
 //!
 //! Nothing here reads the clock: the caller passes the one `Instant` that
@@ -21,7 +23,13 @@
 pub mod carrier;
 pub mod numbers;
 pub mod report;
+pub mod rules;
 pub mod scenario;
+pub mod world;
+
+#[cfg(test)]
+mod tests;
 
 pub use report::Report;
 pub use scenario::{Scenario, ScenarioError};
+pub use world::{simulate, Run};
