@@ -54,6 +54,16 @@ fn the_base_scenario_loads() {
 }
 
 #[test]
+fn the_shipped_scenarios_load() {
+    for text in [
+        include_str!("../../../config/sim-reminders.toml"),
+        include_str!("../../../config/sim-survey-overload.toml"),
+    ] {
+        Scenario::parse(text).unwrap();
+    }
+}
+
+#[test]
 fn unknown_keys_are_named() {
     let e = err(&with("seed = 7", "seed = 7\nsped = 1"));
     assert!(e.contains("sped"), "{e}");
