@@ -342,3 +342,36 @@ fn a_seed_gives_the_same_run() {
     let c = run(&OVERLOAD.replace("busy = 0.1", "busy = 0.1\nno_answer = 0.05")).report;
     assert_ne!(a, c);
 }
+
+#[test]
+fn calls_left_at_the_horizon_are_unfinished() {
+    // Business opens on Tuesday; the horizon ends on Monday evening.
+    let text = format!(
+        "{}{}",
+        HEAD.replace("horizon_hours = 24", "horizon_hours = 12"),
+        r#"
+[[trunks]]
+name = "main"
+channels = 5
+[[agents]]
+name = "a"
+trunk = "main"
+timezone = "America/New_York"
+max_concurrent_calls = 5
+business_hours = { tue = ["09:00-17:00"] }
+[[batches]]
+agent = "a"
+count = 50
+numbers = ["+1212"]
+"#
+    );
+    let s = Scenario::parse(&text).unwrap();
+    let run = simulate(&s, ManualClock::new(s.start).instant());
+    let r = &run.report;
+    assert!(run.attempts.is_empty());
+    assert_eq!((r.unfinished, r.total.unfinished), (50, 50));
+    assert_eq!(r.end, at("2026-03-02T19:00:00-05:00"));
+    assert_eq!(r.span_seconds, 12.0 * 3600.0);
+    assert_eq!(r.total.waited_for_window, 50);
+    assert_eq!(r.total.finished_after_seconds, None);
+}

@@ -105,7 +105,8 @@ struct AgentState {
     rules: AgentRules,
     /// The backlog last reported to the DWRR, to report only changes.
     reported: Option<(usize, u8)>,
-    /// When business hours open again, while they are closed.
+    /// When business hours open again, while they are closed (the
+    /// latest instant there is if they never do).
     hours_open_at: Option<DateTime<Utc>>,
 }
 
@@ -119,7 +120,8 @@ impl AgentState {
         }
         if self.hours_open_at.is_none_or(|t| t <= now) {
             let hours = self.rules.business_hours.as_ref()?;
-            self.hours_open_at = hours.next_open(self.rules.timezone, now);
+            let opens = hours.next_open(self.rules.timezone, now);
+            self.hours_open_at = Some(opens.unwrap_or(DateTime::<Utc>::MAX_UTC));
         }
         self.hours_open_at
     }

@@ -42,7 +42,8 @@ pub(super) fn call_index(id: CallId) -> usize {
 
 /// Draw every call of every batch, in batch order. Listed numbers are
 /// added to `dnc`: they stand for numbers listed after the calls were
-/// accepted (the API refuses listed numbers), caught at dial time.
+/// accepted (the API refuses listed numbers), caught at dial time. A
+/// number drawn twice is listed for both calls.
 pub(super) fn draw(
     sc: &Scenario,
     rng: &mut impl Rng,
@@ -96,6 +97,9 @@ pub(super) fn draw(
                 },
             });
         }
+    }
+    for c in &mut calls {
+        c.dnc_listed = !dnc.lists(&c.number).is_empty();
     }
     (calls, arrivals)
 }
