@@ -206,7 +206,7 @@ pub fn password_env_var(trunk: &str) -> String {
 /// Highest calls-per-second cap accepted for a trunk.
 const MAX_CPS: f64 = 10_000.0;
 
-fn check_cps(cps: f64) -> Result<(), String> {
+pub(crate) fn check_cps(cps: f64) -> Result<(), String> {
     if !(cps > 0.0 && cps <= MAX_CPS) {
         return Err(format!("must be above 0 and at most {MAX_CPS}"));
     }
@@ -470,7 +470,7 @@ impl Config {
 }
 
 /// `maxConcurrentCalls` -> `max_concurrent_calls`, to name config keys.
-fn snake(camel: &str) -> String {
+pub(crate) fn snake(camel: &str) -> String {
     let mut out = String::new();
     for c in camel.chars() {
         if c.is_ascii_uppercase() {

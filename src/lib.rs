@@ -10,6 +10,8 @@
 //! - [`api`]: the REST API (actix-web), errors as `application/problem+json`.
 //! - [`events`]: the in-process event bus; [`metrics`]: counters for
 //!   `/metrics`.
+//! - [`sim`]: `outdial simulate`, the scheduling cores on a virtual clock
+//!   against a simulated carrier, for capacity planning.
 //! - [`config`], [`clock`]: configuration and the only reader of real time.
 
 pub mod actors;
@@ -21,5 +23,6 @@ pub mod engine;
 pub mod events;
 pub mod metrics;
 pub mod scheduler;
+pub mod sim;
 pub mod sip;
 pub mod store;

@@ -1,8 +1,9 @@
 //! The `outdial` command: wiring only.
 
 use clap::{Parser, Subcommand};
-use outdial::clock::SystemClock;
+use outdial::clock::{Clock, SystemClock};
 use outdial::config::Config;
+use outdial::sim::{simulate, Scenario};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -27,6 +28,17 @@ enum Command {
         #[arg(long, default_value = "config/outdial.toml")]
         config: PathBuf,
     },
+    /// Run a scenario through the scheduler on a virtual clock against a
+    /// simulated carrier and report waits per priority band (capacity
+    /// planning; needs no engine config).
+    Simulate {
+        /// The scenario file (TOML).
+        #[arg(long)]
+        scenario: PathBuf,
+        /// Print the report as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -38,7 +50,10 @@ fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
-    let (Command::Serve { config } | Command::CheckConfig { config }) = &cli.command;
+    let config = match &cli.command {
+        Command::Serve { config } | Command::CheckConfig { config } => config,
+        Command::Simulate { scenario, json } => return run_simulation(scenario, *json),
+    };
     let config = match Config::load(config) {
         Ok(c) => c,
         Err(e) => {
@@ -59,4 +74,27 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn run_simulation(path: &std::path::Path, json: bool) -> ExitCode {
+    let scenario = match Scenario::load(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("outdial: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = simulate(&scenario, SystemClock.instant()).report;
+    if json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("outdial: cannot write the report as JSON: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        print!("{}", report.to_text());
+    }
+    ExitCode::SUCCESS
 }
