@@ -10,6 +10,8 @@
 //! - [`api`]: the REST API (actix-web), errors as `application/problem+json`.
 //! - [`events`]: the in-process event bus; [`metrics`]: counters for
 //!   `/metrics`.
+//! - [`webhooks`]: signed, at-least-once delivery of call events to
+//!   agents' webhooks, from a durable outbox.
 //! - [`config`], [`clock`]: configuration and the only reader of real time.
 
 pub mod actors;
@@ -23,3 +25,4 @@ pub mod metrics;
 pub mod scheduler;
 pub mod sip;
 pub mod store;
+pub mod webhooks;

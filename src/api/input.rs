@@ -329,6 +329,7 @@ pub fn agent_body(
         retry: Default::default(),
         business_hours: None,
         calling_window: Default::default(),
+        webhooks: Vec::new(),
     });
     let required = base.is_none();
     let mut text = |key: &str, slot: &mut String| match obj.get(key) {

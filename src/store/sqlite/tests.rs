@@ -40,6 +40,7 @@ fn agent(n: u128) -> Agent {
             serde_json::from_value(serde_json::json!({"mon": ["09:00-17:00"]})).unwrap(),
         ),
         calling_window: crate::domain::CallingWindow::Preset(crate::domain::Preset::Weekdays),
+        webhooks: Vec::new(),
     }
 }
 
@@ -772,3 +773,5 @@ fn newer_schema_is_refused() {
     let err = SqliteStore::open(&path).unwrap_err();
     assert!(err.to_string().contains("schema version 99"), "{err}");
 }
+
+mod outbox;
