@@ -10,6 +10,7 @@ pub mod events;
 pub mod input;
 pub mod metrics;
 pub mod problem;
+pub mod webhooks;
 
 use crate::actors::scheduler::Scheduler;
 use crate::clock::SharedClock;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub recent: Arc<Mutex<RecentCalls>>,
     /// The SIP socket's counters, for `/metrics`.
     pub sip_stats: Arc<TransportStats>,
+    /// Webhook policy, counters, and the dispatcher's wake-up.
+    pub webhooks: crate::webhooks::Webhooks,
 }
 
 impl AppState {
@@ -79,7 +82,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(agents::configure)
                 .configure(calls::configure)
                 .configure(events::configure)
-                .configure(dnc::configure),
+                .configure(dnc::configure)
+                .configure(webhooks::configure),
         )
         .configure(dashboard::configure)
         .default_service(web::to(not_found));

@@ -1,8 +1,14 @@
 //! Configuration: the TOML file, `OUTDIAL_` environment overrides, and the
 //! checks that stop start-up with a message naming the bad key.
 
+mod webhooks;
+
+pub use webhooks::{WebhookConfig, WebhooksConfig};
+
 use crate::domain::agent::{DEFAULT_MAX_CALL_DURATION_SECONDS, DEFAULT_RING_TIMEOUT_SECONDS};
-use crate::domain::{Agent, AgentId, BusinessHours, CallingWindow, RetryPolicy};
+use crate::domain::{
+    Agent, AgentId, BusinessHours, CallingWindow, RetryPolicy, Webhook, WebhookSecret,
+};
 use crate::scheduler::Pacer;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -42,6 +48,8 @@ pub struct Config {
     pub trunks: Vec<TrunkConfig>,
     #[serde(default)]
     pub agents: Vec<AgentConfig>,
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -245,6 +253,10 @@ pub struct AgentConfig {
     /// weekly schedule, in the recipient's local time.
     #[serde(default)]
     pub calling_window: CallingWindow,
+    /// Where its call events are sent (`url`, `events`, `secret`,
+    /// `previous_secret`).
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
 }
 
 fn default_true() -> bool {
@@ -294,11 +306,28 @@ impl TrunkConfig {
 }
 
 impl AgentConfig {
-    fn to_agent(&self) -> Result<Agent, String> {
+    /// The agent; an error names the key (`id`, `webhooks[0].secret`).
+    fn to_agent(&self) -> Result<Agent, (String, String)> {
         let id: AgentId = self
             .id
             .parse()
-            .map_err(|e| format!("id is not a UUID: {e}"))?;
+            .map_err(|e| ("id".to_string(), format!("id is not a UUID: {e}")))?;
+        let mut webhooks = Vec::new();
+        for (j, w) in self.webhooks.iter().enumerate() {
+            let secret = |key: &str, s: &Secret| {
+                WebhookSecret::parse(s.expose()).map_err(|r| (format!("webhooks[{j}].{key}"), r))
+            };
+            webhooks.push(Webhook {
+                url: w.url.clone(),
+                events: w.events.clone(),
+                secret: secret("secret", &w.secret)?,
+                previous_secret: w
+                    .previous_secret
+                    .as_ref()
+                    .map(|p| secret("previous_secret", p))
+                    .transpose()?,
+            });
+        }
         Ok(Agent {
             id,
             name: self.name.clone(),
@@ -313,6 +342,7 @@ impl AgentConfig {
             retry: self.retry.clone(),
             business_hours: self.business_hours.clone(),
             calling_window: self.calling_window.clone(),
+            webhooks,
         })
     }
 }
@@ -444,7 +474,7 @@ impl Config {
         for (i, a) in self.agents.iter().enumerate() {
             let agent = a
                 .to_agent()
-                .map_err(|r| invalid(format!("agents[{i}].id"), r))?;
+                .map_err(|(key, r)| invalid(format!("agents[{i}].{key}"), r))?;
             if !ids.insert(agent.id) {
                 return Err(invalid(format!("agents[{i}].id"), "duplicate agent id"));
             }
@@ -452,7 +482,14 @@ impl Config {
                 let e = &errs[0];
                 invalid(format!("agents[{i}].{}", snake(&e.field)), e.reason.clone())
             })?;
+            if !self.webhooks.allow_private {
+                for (j, w) in agent.webhooks.iter().enumerate() {
+                    crate::webhooks::egress::check_url_blocking(&w.url)
+                        .map_err(|r| invalid(format!("agents[{i}].webhooks[{j}].url"), r))?;
+                }
+            }
         }
+        self.webhooks.validate()?;
         Ok(())
     }
 

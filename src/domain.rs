@@ -13,6 +13,7 @@ pub mod numtz;
 pub mod outcome;
 pub mod retry;
 pub mod timerules;
+pub mod webhook;
 
 pub use agent::{Agent, AgentId, FieldError};
 pub use call::{Attempt, Call, CallEvent, CallId, CallStatus, Priority};
@@ -23,3 +24,4 @@ pub use numtz::{recipient_zones, zones_for_number};
 pub use outcome::Cause;
 pub use retry::{AttemptCounts, RetryDecision, RetryPolicy};
 pub use timerules::{next_open_in_all, BusinessHours, CallingWindow, Preset, WeeklySchedule};
+pub use webhook::{Webhook, WebhookSecret};

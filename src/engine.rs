@@ -19,6 +19,7 @@ use crate::sip::Transport;
 use crate::store::sqlite::SqliteStore;
 use crate::store::CallQuery;
 use crate::store::{Change, Store, StoreError, Unfinished};
+use crate::webhooks::{WebhookError, Webhooks};
 use actix::{Actor, Addr};
 use actix_web::{web, App, HttpServer};
 use std::collections::{HashMap, HashSet};
@@ -29,6 +30,8 @@ use std::time::Duration;
 pub enum EngineError {
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Webhooks(#[from] WebhookError),
     #[error("cannot bind {what} on {addr}: {source}")]
     Bind {
         what: &'static str,
@@ -128,12 +131,21 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         clock.now(),
     )
     .await?;
+    let agents = Arc::new(RwLock::new(agents));
+    let webhooks = Webhooks::start(
+        config.webhooks.clone(),
+        store.clone(),
+        &bus,
+        clock.clone(),
+        agents.clone(),
+    )?;
     let state = AppState {
         store,
         scheduler: scheduler.clone(),
         clock,
         bus,
-        agents: Arc::new(RwLock::new(agents)),
+        webhooks: webhooks.clone(),
+        agents,
         dnc,
         dnc_writes: Arc::default(),
         recent: Arc::new(Mutex::new(recent)),
@@ -176,6 +188,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
     // Calls first, so nothing is dialed while HTTP requests drain.
     stop_calls(&scheduler, &transport).await;
     http.stop(true).await;
+    webhooks.stop();
     match served.await {
         Ok(result) => result.map_err(bind_err("the API", config.api.listen)),
         Err(_) => Ok(()),

@@ -12,6 +12,8 @@
 //!   `/metrics`.
 //! - [`sim`]: `outdial simulate`, the scheduling cores on a virtual clock
 //!   against a simulated carrier, for capacity planning.
+//! - [`webhooks`]: signed, at-least-once delivery of call events to
+//!   agents' webhooks, from a durable outbox.
 //! - [`config`], [`clock`]: configuration and the only reader of real time.
 
 pub mod actors;
@@ -26,3 +28,4 @@ pub mod scheduler;
 pub mod sim;
 pub mod sip;
 pub mod store;
+pub mod webhooks;

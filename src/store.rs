@@ -4,6 +4,7 @@
 //! embedded SQLite one. Every status change is a compare-and-set (`Change`
 //! with `expect`), so a cancel racing a dial is decided by the store, once.
 
+pub mod outbox;
 pub mod sqlite;
 
 use crate::domain::{
@@ -12,6 +13,8 @@ use crate::domain::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
+use outbox::{AttemptResult, Delivery, LoggedEvent, NewDelivery};
+use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -156,4 +159,37 @@ pub trait Store: Send + Sync + 'static {
     async fn dnc_remove(&self, number: String, scope: DncScope) -> Result<bool, StoreError>;
     /// Every entry of every list, to load at start.
     async fn dnc_entries(&self) -> Result<Vec<(String, DncScope)>, StoreError>;
+
+    // The webhook outbox (see `outbox`).
+
+    /// The last event sequence number fanned out into deliveries.
+    async fn webhook_cursor(&self) -> Result<u64, StoreError>;
+    /// Events stored after sequence number `after`, oldest first, at most
+    /// `limit`.
+    async fn events_after(&self, after: u64, limit: u32) -> Result<Vec<LoggedEvent>, StoreError>;
+    /// Add deliveries (one per event and URL; repeats are ignored) and move
+    /// the cursor to `cursor`, in one transaction.
+    async fn fan_out(&self, deliveries: Vec<NewDelivery>, cursor: u64) -> Result<(), StoreError>;
+    /// Pending deliveries due at `now`, earliest first, at most `limit`.
+    async fn due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError>;
+    /// When the earliest pending delivery due after `after` is due.
+    async fn next_delivery_after(
+        &self,
+        after: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Record an attempt; false when the delivery is no longer pending.
+    async fn record_attempt(&self, result: AttemptResult) -> Result<bool, StoreError>;
+    /// Make a delivery pending again, due at `at`, with a new retry period
+    /// and its attempt count back to 0; false when there is none with
+    /// this id.
+    async fn redeliver(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError>;
+    async fn get_delivery(&self, id: Uuid) -> Result<Option<Delivery>, StoreError>;
+    /// A call's deliveries in the order of its history.
+    async fn call_deliveries(&self, call: CallId) -> Result<Vec<Delivery>, StoreError>;
+    /// How many deliveries are pending (the queue depth).
+    async fn pending_deliveries(&self) -> Result<u64, StoreError>;
 }

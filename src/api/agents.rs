@@ -40,6 +40,12 @@ async fn save(state: &AppState, agent: Agent) -> Result<Agent, Problem> {
     agent
         .validate(|t| state.trunk_names.contains(t))
         .map_err(Problem::invalid)?;
+    if !state.webhooks.config().allow_private {
+        let refused = crate::webhooks::egress::check_webhooks(&agent.webhooks, "webhooks").await;
+        if !refused.is_empty() {
+            return Err(Problem::invalid(refused));
+        }
+    }
     state.store.put_agent(&agent).await?;
     state
         .agents

@@ -287,7 +287,7 @@ pub fn call_request(
     }
 }
 
-const AGENT_FIELDS: [&str; 13] = [
+const AGENT_FIELDS: [&str; 14] = [
     "id",
     "name",
     "isEnabled",
@@ -301,6 +301,7 @@ const AGENT_FIELDS: [&str; 13] = [
     "retry",
     "businessHours",
     "callingWindow",
+    "webhooks",
 ];
 
 /// Build an agent from a create (`base` = None) or patch (`base` = the
@@ -329,6 +330,7 @@ pub fn agent_body(
         retry: Default::default(),
         business_hours: None,
         calling_window: Default::default(),
+        webhooks: Vec::new(),
     });
     let required = base.is_none();
     let mut text = |key: &str, slot: &mut String| match obj.get(key) {
@@ -374,6 +376,12 @@ pub fn agent_body(
     if let Some(v) = obj.get("callingWindow") {
         match parse_calling_window(v, "callingWindow") {
             Ok(w) => a.calling_window = w,
+            Err(e) => errs.extend(e),
+        }
+    }
+    if let Some(v) = obj.get("webhooks") {
+        match super::webhooks::parse_webhooks(v, &a.webhooks) {
+            Ok(w) => a.webhooks = w,
             Err(e) => errs.extend(e),
         }
     }

@@ -46,6 +46,8 @@ pub async fn render(state: web::Data<AppState>) -> Result<HttpResponse, Problem>
         let _ = writeln!(out, "{metric} {}", counter.load(Ordering::Relaxed));
     }
     state.bus.metrics().render(&mut out);
+    let pending = state.store.pending_deliveries().await?;
+    state.webhooks.metrics().render(&mut out, pending);
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(out))

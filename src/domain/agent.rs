@@ -1,6 +1,6 @@
 //! An agent: who calls, from which number, through which trunk, how many at once.
 
-use super::{BusinessHours, CallingWindow, Endpoint, RetryPolicy};
+use super::{BusinessHours, CallingWindow, Endpoint, RetryPolicy, Webhook};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -55,6 +55,10 @@ pub struct Agent {
     /// US TCPA window, 08:00-21:00 every day).
     #[serde(default)]
     pub calling_window: CallingWindow,
+    /// Where its call events are sent, signed. Secrets serialise masked:
+    /// the store writes them through `Webhook::stored`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<Webhook>,
 }
 
 /// A field that failed validation, and why. `api/` turns a list of these
@@ -128,6 +132,10 @@ impl Agent {
             errs.push(FieldError::new("weight", "must be from 1 to 1000"));
         }
         errs.extend(self.retry.validate("retry"));
+        errs.extend(super::webhook::validate_webhooks(
+            &self.webhooks,
+            "webhooks",
+        ));
         if errs.is_empty() {
             Ok(())
         } else {
@@ -155,6 +163,7 @@ mod tests {
             retry: RetryPolicy::default(),
             business_hours: None,
             calling_window: CallingWindow::default(),
+            webhooks: Vec::new(),
         }
     }
 

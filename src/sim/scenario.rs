@@ -277,6 +277,7 @@ fn agents(specs: Vec<AgentSpec>, trunks: &[Trunk]) -> Result<Vec<SimAgent>, Scen
                 retry: a.retry,
                 business_hours: a.business_hours,
                 calling_window: a.calling_window,
+                webhooks: Vec::new(),
             };
             // The engine's own checks, with the keys written as here.
             agent.validate(|_| trunk.is_some()).map_err(|errs| {

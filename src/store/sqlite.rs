@@ -15,6 +15,7 @@
 //! `codec` (rows to domain types and back).
 
 mod codec;
+mod outbox;
 mod read;
 mod schema;
 mod writer;
@@ -22,6 +23,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+use super::outbox::{AttemptResult, Delivery, LoggedEvent, NewDelivery};
 use super::{CallDetail, CallPage, CallQuery, CallSummary, Change, Store, StoreError, Unfinished};
 use crate::domain::{Agent, AgentId, Call, CallEvent, CallId, CallStatus, DncScope};
 use async_trait::async_trait;
@@ -33,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use tokio::sync::oneshot;
+use uuid::Uuid;
 use writer::{Op, Reply};
 
 /// Read connections. Reads are short index lookups, so a few connections
@@ -176,7 +179,7 @@ fn path_from_url(url: &str) -> Result<PathBuf, StoreError> {
 #[async_trait]
 impl Store for SqliteStore {
     async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError> {
-        let body = serde_json::to_string(agent).map_err(|e| StoreError::Corrupt {
+        let body = codec::agent_body(agent).map_err(|e| StoreError::Corrupt {
             id: agent.id.to_string(),
             reason: format!("agent cannot be encoded as JSON: {e}"),
         })?;
@@ -269,5 +272,62 @@ impl Store for SqliteStore {
 
     async fn unfinished_calls(&self) -> Result<Vec<Unfinished>, StoreError> {
         self.read(read::unfinished_calls).await
+    }
+
+    async fn webhook_cursor(&self) -> Result<u64, StoreError> {
+        self.read(outbox::cursor).await
+    }
+
+    async fn events_after(&self, after: u64, limit: u32) -> Result<Vec<LoggedEvent>, StoreError> {
+        self.read(move |conn| outbox::events_after(conn, after, limit))
+            .await
+    }
+
+    async fn fan_out(&self, deliveries: Vec<NewDelivery>, cursor: u64) -> Result<(), StoreError> {
+        self.submit(|reply| Op::FanOut {
+            deliveries,
+            cursor,
+            reply,
+        })
+        .await
+    }
+
+    async fn due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.read(move |conn| outbox::due(conn, now, limit)).await
+    }
+
+    async fn next_delivery_after(
+        &self,
+        after: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.read(move |conn| outbox::next_due(conn, after)).await
+    }
+
+    async fn record_attempt(&self, result: AttemptResult) -> Result<bool, StoreError> {
+        self.submit(|reply| Op::DeliveryAttempt {
+            result: Box::new(result),
+            reply,
+        })
+        .await
+    }
+
+    async fn redeliver(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.submit(|reply| Op::Redeliver { id, at, reply }).await
+    }
+
+    async fn get_delivery(&self, id: Uuid) -> Result<Option<Delivery>, StoreError> {
+        self.read(move |conn| outbox::get(conn, id)).await
+    }
+
+    async fn call_deliveries(&self, call: CallId) -> Result<Vec<Delivery>, StoreError> {
+        self.read(move |conn| outbox::for_call(conn, call)).await
+    }
+
+    async fn pending_deliveries(&self) -> Result<u64, StoreError> {
+        self.read(outbox::pending_count).await
     }
 }

@@ -171,6 +171,9 @@ pub struct EngineOptions {
     pub trunk_extra: String,
     /// Environment variables for the engine process.
     pub env: Vec<(String, String)>,
+    /// More TOML appended to the config after everything else, e.g. a
+    /// `[webhooks]` table.
+    pub extra_config: String,
 }
 
 impl EngineOptions {
@@ -182,6 +185,7 @@ impl EngineOptions {
             agents: Vec::new(),
             trunk_extra: String::new(),
             env: Vec::new(),
+            extra_config: String::new(),
         }
     }
 
@@ -194,6 +198,7 @@ impl EngineOptions {
             agents: Vec::new(),
             trunk_extra: String::new(),
             env: Vec::new(),
+            extra_config: String::new(),
         }
     }
 
@@ -264,6 +269,7 @@ impl Engine {
             config.push_str(&agent.to_toml());
             config.push('\n');
         }
+        config.push_str(&options.extra_config);
         let config_path = dir.path().join("outdial.toml");
         fs::write(&config_path, config).expect("write the config file");
         let log_path = dir.path().join("outdial.log");

@@ -166,6 +166,16 @@ pub(super) fn event(row: &Row, at: usize) -> Result<CallEvent, StoreError> {
     })
 }
 
+/// An agent as its JSON `body` column holds it: as it serialises, but with
+/// its webhooks' secrets in full (they serialise masked everywhere else).
+pub(super) fn agent_body(agent: &Agent) -> Result<String, serde_json::Error> {
+    let mut v = serde_json::to_value(agent)?;
+    if !agent.webhooks.is_empty() {
+        v["webhooks"] = agent.webhooks.iter().map(|w| w.stored()).collect();
+    }
+    serde_json::to_string(&v)
+}
+
 /// An agent from its `id` and JSON `body` columns.
 pub(super) fn agent(id: &str, body: &str) -> Result<Agent, StoreError> {
     serde_json::from_str(body).map_err(|e| corrupt(id, format!("agent JSON: {e}")))

@@ -17,7 +17,45 @@ const STATEMENT_CACHE: usize = 64;
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`. Append new
 /// steps; never edit a released one, since files written by older builds are
 /// brought forward by replaying the steps they lack.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+
+/// The webhook outbox. `webhook_cursor` holds the last `call_events.seq`
+/// fanned out into deliveries; it starts at the newest event, so a file
+/// from before webhooks existed does not fan out its whole history. A
+/// delivery is unique per event and URL, which makes a second fan-out of
+/// the same event (after a crash) add nothing.
+const V4: &str = "
+CREATE TABLE webhook_cursor (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    last_seq INTEGER NOT NULL
+) STRICT;
+INSERT INTO webhook_cursor (id, last_seq) SELECT 1, coalesce(max(seq), 0) FROM call_events;
+
+CREATE TABLE webhook_deliveries (
+    id           TEXT PRIMARY KEY NOT NULL,
+    event_seq    INTEGER NOT NULL,
+    call_id      TEXT NOT NULL,
+    agent_id     TEXT NOT NULL,
+    url          TEXT NOT NULL,
+    event        TEXT NOT NULL,
+    call_seq     INTEGER NOT NULL,
+    payload      TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    attempts     INTEGER NOT NULL,
+    next_try_at  INTEGER,
+    window_start INTEGER NOT NULL,
+    event_at     INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    last_code    INTEGER,
+    last_error   TEXT,
+    delivered_at INTEGER,
+    UNIQUE (event_seq, url)
+) STRICT;
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_try_at, event_seq)
+    WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_by_call ON webhook_deliveries (call_id, call_seq);
+";
 
 /// When a call may be dialed: `scheduled_at` (asked for by the user) and
 /// `next_attempt_at` (set while it waits for a retry).

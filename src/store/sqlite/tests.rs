@@ -40,6 +40,7 @@ fn agent(n: u128) -> Agent {
             serde_json::from_value(serde_json::json!({"mon": ["09:00-17:00"]})).unwrap(),
         ),
         calling_window: crate::domain::CallingWindow::Preset(crate::domain::Preset::Weekdays),
+        webhooks: Vec::new(),
     }
 }
 
@@ -774,3 +775,4 @@ fn newer_schema_is_refused() {
 }
 
 mod overview;
+mod outbox;

@@ -9,8 +9,11 @@
 //! commits.
 
 use super::codec::{micros, uuid_text};
+use super::outbox;
 use crate::domain::{AgentId, Attempt, Call, CallEvent, DncScope};
+use crate::store::outbox::{AttemptResult, NewDelivery};
 use crate::store::{Change, StoreError};
+use chrono::{DateTime, Utc};
 use rusqlite::{params, params_from_iter, Connection, ToSql};
 use std::sync::mpsc::Receiver;
 use tokio::sync::oneshot;
@@ -53,6 +56,21 @@ pub(super) enum Op {
     DncRemove {
         number: String,
         scope: DncScope,
+        reply: Reply<bool>,
+    },
+    /// New webhook deliveries and the dispatcher's cursor, together.
+    FanOut {
+        deliveries: Vec<NewDelivery>,
+        cursor: u64,
+        reply: Reply<()>,
+    },
+    DeliveryAttempt {
+        result: Box<AttemptResult>,
+        reply: Reply<bool>,
+    },
+    Redeliver {
+        id: uuid::Uuid,
+        at: DateTime<Utc>,
         reply: Reply<bool>,
     },
 }
@@ -164,12 +182,15 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 
 fn fail(op: Op, err: &rusqlite::Error) -> Done {
     match op {
-        Op::PutAgent { reply, .. } | Op::InsertCalls { reply, .. } | Op::DncAdd { reply, .. } => {
-            Done::Unit(reply, Err(echo(err)))
-        }
-        Op::DeleteAgent { reply, .. } | Op::Apply { reply, .. } | Op::DncRemove { reply, .. } => {
-            Done::Bool(reply, Err(echo(err)))
-        }
+        Op::PutAgent { reply, .. }
+        | Op::InsertCalls { reply, .. }
+        | Op::DncAdd { reply, .. }
+        | Op::FanOut { reply, .. } => Done::Unit(reply, Err(echo(err))),
+        Op::DeleteAgent { reply, .. }
+        | Op::Apply { reply, .. }
+        | Op::DncRemove { reply, .. }
+        | Op::DeliveryAttempt { reply, .. }
+        | Op::Redeliver { reply, .. } => Done::Bool(reply, Err(echo(err))),
     }
 }
 
@@ -213,6 +234,22 @@ fn run_one(conn: &Connection, op: Op) -> (Done, Option<rusqlite::Error>) {
         }
         Op::Apply { change, reply } => {
             let r = savepoint(conn, || apply(conn, &change));
+            finish(conn, r, |r| Done::Bool(reply, r))
+        }
+        Op::FanOut {
+            deliveries,
+            cursor,
+            reply,
+        } => {
+            let r = savepoint(conn, || outbox::fan_out(conn, &deliveries, cursor));
+            finish(conn, r, |r| Done::Unit(reply, r))
+        }
+        Op::DeliveryAttempt { result, reply } => {
+            let r = savepoint(conn, || outbox::record_attempt(conn, &result));
+            finish(conn, r, |r| Done::Bool(reply, r))
+        }
+        Op::Redeliver { id, at, reply } => {
+            let r = savepoint(conn, || outbox::redeliver(conn, id, at));
             finish(conn, r, |r| Done::Bool(reply, r))
         }
     }
