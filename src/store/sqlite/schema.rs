@@ -17,7 +17,24 @@ const STATEMENT_CACHE: usize = 64;
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`. Append new
 /// steps; never edit a released one, since files written by older builds are
 /// brought forward by replaying the steps they lack.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V5_IDEMPOTENCY];
+
+/// Answers kept for `Idempotency-Key` retries (`answers.rs`). Named rather
+/// than numbered: it is the fifth step once the webhooks step lands before
+/// it, and nothing depends on its number.
+const V5_IDEMPOTENCY: &str = "
+CREATE TABLE idempotent_answers (
+    owner       TEXT NOT NULL,
+    request_key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status      INTEGER NOT NULL,
+    body        BLOB NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    PRIMARY KEY (owner, request_key)
+) STRICT;
+CREATE INDEX idempotent_answers_by_expiry ON idempotent_answers (expires_at);
+";
 
 /// When a call may be dialed: `scheduled_at` (asked for by the user) and
 /// `next_attempt_at` (set while it waits for a retry).
