@@ -1,6 +1,7 @@
 //! The REST API (actix-web): agents and calls under `/api/v1`, with every
 //! error answered as `application/problem+json`.
 
+pub mod access;
 pub mod agents;
 pub mod calls;
 pub mod dnc;
