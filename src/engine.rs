@@ -20,7 +20,7 @@ use crate::store::sqlite::SqliteStore;
 use crate::store::CallQuery;
 use crate::store::{Change, Store, StoreError, Unfinished};
 use actix::{Actor, Addr};
-use actix_web::{web, App, HttpServer};
+use actix_web::{middleware, web, App, HttpServer};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -29,6 +29,8 @@ use std::time::Duration;
 pub enum EngineError {
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
+    #[error("API keys: {0}")]
+    Keys(#[from] api::access::generated::GeneratedKeyError),
     #[error("cannot bind {what} on {addr}: {source}")]
     Bind {
         what: &'static str,
@@ -47,7 +49,13 @@ fn bind_err(what: &'static str, addr: impl ToString) -> impl FnOnce(std::io::Err
 
 /// Run the engine until the HTTP server stops (Ctrl-C or SIGTERM).
 pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_url(&config.store.url)?);
+    let sqlite = SqliteStore::open_url(&config.store.url)?;
+    let access = web::Data::new(api::access::at_start(
+        &config.api,
+        sqlite.path(),
+        clock.clone(),
+    )?);
+    let store: Arc<dyn Store> = Arc::new(sqlite);
     let transport = Transport::bind(config.sip.listen, config.sip.public_addr)
         .map_err(bind_err("SIP", config.sip.listen))?;
     transport.spawn_receiver();
@@ -149,6 +157,8 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(api::problem_errors())
+            .wrap(middleware::from_fn(api::access::observe))
+            .app_data(access.clone())
             .app_data(web::Data::new(state.clone()))
             .app_data(web::PayloadConfig::new(api::MAX_BODY_BYTES))
             .configure(api::configure)
