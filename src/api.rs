@@ -6,6 +6,7 @@ pub mod agents;
 pub mod calls;
 pub mod dnc;
 pub mod events;
+pub mod idempotency;
 pub mod input;
 pub mod metrics;
 pub mod problem;

@@ -154,6 +154,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
                 .collect::<HashSet<_>>(),
         ),
     };
+    api::idempotency::spawn_purge(state.store.clone(), state.clock.clone());
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(api::problem_errors())

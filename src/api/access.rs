@@ -12,6 +12,7 @@ pub mod generated;
 pub mod http_metrics;
 pub mod keys;
 
+use super::idempotency::{Claims, KeyOwner};
 use super::problem::Problem;
 use crate::clock::SharedClock;
 use crate::config::ApiConfig;
@@ -23,9 +24,9 @@ use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage, HttpResponse, ResponseError};
 use bucket::{retry_after_seconds, TokenBucket};
 use http_metrics::{AuthFailure, HttpMetrics};
-use keys::{bearer_token, hash_key, ApiKey, KeyHash, KeyTable, Limit, Scope};
+use keys::{bearer_token, hash_key, to_hex, ApiKey, KeyHash, KeyTable, Limit, Scope};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Shared by every HTTP worker (registered as app data).
 pub struct Access {
@@ -33,9 +34,13 @@ pub struct Access {
     /// One bucket per key, same index. A std Mutex each: held for one
     /// arithmetic update, never across an await.
     buckets: Vec<Mutex<TokenBucket>>,
+    /// Each key's owner id for idempotency keys (hex of its hash).
+    owners: Vec<Arc<str>>,
     metrics_require_key: bool,
     clock: SharedClock,
     pub http: HttpMetrics,
+    /// Idempotency keys of requests in flight.
+    pub claims: Claims,
 }
 
 /// Why a request is refused before its handler.
@@ -144,10 +149,12 @@ impl Access {
                 .iter()
                 .map(|k| Mutex::new(TokenBucket::new(k.limit, now)))
                 .collect(),
+            owners: keys.iter().map(|k| Arc::from(to_hex(&k.hash))).collect(),
             keys,
             metrics_require_key,
             clock,
             http: HttpMetrics::default(),
+            claims: Claims::default(),
         }
     }
 
@@ -245,6 +252,8 @@ impl Access {
         let values: Vec<&HeaderValue> = req.headers().get_all(header::AUTHORIZATION).collect();
         match self.admit(&values, req.method()) {
             Ok(caller) => {
+                let owner = KeyOwner(self.owners[caller.index].clone());
+                req.extensions_mut().insert(owner);
                 req.extensions_mut().insert(caller);
                 next.call(req)
                     .await

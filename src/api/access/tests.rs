@@ -195,3 +195,11 @@ fn the_environment_key_writes_and_the_generated_one_is_only_added_when_given() {
     assert_eq!(table.find("od_generated"), Some(0));
     assert_eq!(table.get(0).unwrap().name, GENERATED_KEY_NAME);
 }
+
+#[test]
+fn owners_are_the_key_hashes_never_the_keys() {
+    let clock = ManualClock::new(chrono::DateTime::UNIX_EPOCH);
+    let a = access(&two_keys(), &clock);
+    assert_eq!(&*a.owners[1], to_hex(&hash_key(WRITE)).as_str());
+    assert!(a.owners.iter().all(|o| !o.contains("od_")));
+}
