@@ -89,6 +89,9 @@ caller_id = "+15550100000"
 trunk = "sipp"
 max_call_duration_seconds = $HOLD
 TOML
+# A key for this run only; the driver sends it as a Bearer token.
+OUTDIAL_API_KEY="od_load_$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+export OUTDIAL_API_KEY
 RUST_LOG=warn ${OUTDIAL_WRAP:-} "$ROOT/target/release/outdial" serve --config "$WORK/outdial.toml" 2>"$WORK/outdial.log" &
 OD_PID=$!
 for _ in $(seq 100); do curl -sf 127.0.0.1:28080/health >/dev/null && break; sleep 0.1; done

@@ -5,22 +5,28 @@ Usage: load_driver.py API_BASE AGENT_ID RATE SECONDS
 
 Posts bulk requests of RATE/20 calls every 50 ms for SECONDS, then polls the
 status statistics until nothing is live. Prints one JSON line with the
-counts and the achieved rate. Only talks to the API address it is given.
+counts and the achieved rate. Only talks to the API address it is given,
+with the API key in the environment variable OUTDIAL_API_KEY.
 """
 import json
+import os
 import sys
 import time
 import urllib.request
 
 
+AUTH = {"authorization": "Bearer " + os.environ.get("OUTDIAL_API_KEY", "")}
+
+
 def post(url, body):
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"content-type": "application/json"})
+    headers = {"content-type": "application/json", **AUTH}
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.load(r)
 
 
 def get(url):
-    with urllib.request.urlopen(url, timeout=30) as r:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=AUTH), timeout=30) as r:
         return json.load(r)
 
 

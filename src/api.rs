@@ -2,11 +2,13 @@
 //! error answered as `application/problem+json`; and the web dashboard's
 //! static files at `/dashboard/`.
 
+pub mod access;
 pub mod agents;
 pub mod calls;
 pub mod dashboard;
 pub mod dnc;
 pub mod events;
+pub mod idempotency;
 pub mod input;
 pub mod metrics;
 pub mod problem;
@@ -22,7 +24,7 @@ use actix::Addr;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::header;
 use actix_web::http::StatusCode;
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, HttpResponse, ResponseError};
 use problem::Problem;
 use std::collections::{HashMap, HashSet};
@@ -73,12 +75,19 @@ impl input::CallContext for AppState {
     }
 }
 
-/// Register every route.
+/// Register every route. `/api/v1` needs an API key (`access`), and
+/// `/metrics` when configured so; the rest is open.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health))
-        .route("/metrics", web::get().to(metrics::render))
+        .service(
+            web::resource("/metrics")
+                .wrap(from_fn(access::metrics_key))
+                .route(web::get().to(metrics::render))
+                .default_service(web::to(method_not_allowed)),
+        )
         .service(
             web::scope("/api/v1")
+                .wrap(from_fn(access::require_key))
                 .configure(agents::configure)
                 .configure(calls::configure)
                 .configure(events::configure)

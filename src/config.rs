@@ -14,6 +14,9 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::Path;
 
+mod api_keys;
+pub use api_keys::{ApiKeyConfig, ENV_KEY as API_KEY_ENV};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -60,6 +63,23 @@ pub struct ApiConfig {
     /// HTTP worker threads; 0 means one per core.
     #[serde(default)]
     pub workers: usize,
+    /// Keys accepted on `/api/v1`, each kept as its SHA-256.
+    #[serde(default)]
+    pub keys: Vec<ApiKeyConfig>,
+    /// Whether `GET /metrics` needs a key too (any scope); off by default
+    /// for Prometheus scrapers on a trusted network.
+    #[serde(default)]
+    pub metrics_require_key: bool,
+    /// Default rate limit of each key: a token bucket refilled at this many
+    /// requests per second (0: no limit), holding up to `burst`.
+    #[serde(default = "api_keys::default_rate")]
+    pub rate_per_second: f64,
+    #[serde(default = "api_keys::default_burst")]
+    pub burst: u32,
+    /// A read-write key from `OUTDIAL_API_KEY`, for scripts and tests; not
+    /// a file key.
+    #[serde(skip)]
+    pub env_key: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -400,11 +420,13 @@ impl Config {
                 t.password = Some(Secret::new(v.clone()));
             }
         }
+        config.api.env_key = api_keys::env_key(env);
         config.validate()?;
         Ok(config)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        api_keys::validate(&self.api)?;
         if !self.store.url.starts_with("sqlite://") {
             return Err(invalid("store.url", "only sqlite:// URLs are supported"));
         }

@@ -21,7 +21,7 @@ use crate::store::CallQuery;
 use crate::store::{Change, Store, StoreError, Unfinished};
 use crate::webhooks::{WebhookError, Webhooks};
 use actix::{Actor, Addr};
-use actix_web::{web, App, HttpServer};
+use actix_web::{middleware, web, App, HttpServer};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -32,6 +32,8 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Webhooks(#[from] WebhookError),
+    #[error("API keys: {0}")]
+    Keys(#[from] api::access::generated::GeneratedKeyError),
     #[error("cannot bind {what} on {addr}: {source}")]
     Bind {
         what: &'static str,
@@ -50,7 +52,13 @@ fn bind_err(what: &'static str, addr: impl ToString) -> impl FnOnce(std::io::Err
 
 /// Run the engine until the HTTP server stops (Ctrl-C or SIGTERM).
 pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_url(&config.store.url)?);
+    let sqlite = SqliteStore::open_url(&config.store.url)?;
+    let access = web::Data::new(api::access::at_start(
+        &config.api,
+        sqlite.path(),
+        clock.clone(),
+    )?);
+    let store: Arc<dyn Store> = Arc::new(sqlite);
     let transport = Transport::bind(config.sip.listen, config.sip.public_addr)
         .map_err(bind_err("SIP", config.sip.listen))?;
     transport.spawn_receiver();
@@ -158,9 +166,12 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
                 .collect::<HashSet<_>>(),
         ),
     };
+    api::idempotency::spawn_purge(state.store.clone(), state.clock.clone());
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(api::problem_errors())
+            .wrap(middleware::from_fn(api::access::observe))
+            .app_data(access.clone())
             .app_data(web::Data::new(state.clone()))
             .app_data(web::PayloadConfig::new(api::MAX_BODY_BYTES))
             .configure(api::configure)

@@ -60,6 +60,26 @@ pub struct Unfinished {
     pub counts: AttemptCounts,
 }
 
+/// The answer to a request that carried an `Idempotency-Key`, kept so that
+/// a retry of the same request gets it again instead of creating anything.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeptAnswer {
+    /// Whose key space the key is in: the hex SHA-256 of the API key that
+    /// sent the request (never the API key itself).
+    pub owner: String,
+    /// The `Idempotency-Key` header as sent.
+    pub key: String,
+    /// Digest of the request (method, path, body), to tell a retry from a
+    /// different request reusing the key.
+    pub fingerprint: String,
+    pub status: u16,
+    /// The response body as sent (JSON).
+    pub body: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    /// After this the answer is forgotten (and purged).
+    pub expires_at: DateTime<Utc>,
+}
+
 /// A call with everything known about it, for `GET /calls/{id}`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallDetail {
@@ -192,4 +212,42 @@ pub trait Store: Send + Sync + 'static {
     async fn call_deliveries(&self, call: CallId) -> Result<Vec<Delivery>, StoreError>;
     /// How many deliveries are pending (the queue depth).
     async fn pending_deliveries(&self) -> Result<u64, StoreError>;
+    /// Like [`Store::insert_calls`], keeping `answer` in the same
+    /// transaction, so that calls are never stored without the answer a
+    /// retry replays (nor the other way round). Returns false, storing
+    /// nothing, when an answer that has not expired is already kept under
+    /// the same owner and key.
+    ///
+    /// The default refuses: a store must keep answers durably to offer
+    /// idempotent requests.
+    async fn insert_calls_answered(
+        &self,
+        calls: Vec<Call>,
+        events: Vec<CallEvent>,
+        answer: KeptAnswer,
+    ) -> Result<bool, StoreError> {
+        let _ = (calls, events, answer);
+        Err(no_kept_answers())
+    }
+
+    /// The answer kept under `owner` and `key`, unless it expired by `now`.
+    async fn kept_answer(
+        &self,
+        owner: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<KeptAnswer>, StoreError> {
+        let _ = (owner, key, now);
+        Err(no_kept_answers())
+    }
+
+    /// Delete the answers expired by `now`; returns how many.
+    async fn purge_answers(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let _ = now;
+        Err(no_kept_answers())
+    }
+}
+
+fn no_kept_answers() -> StoreError {
+    StoreError::Unavailable("this store does not keep answers for idempotency keys".into())
 }

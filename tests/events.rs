@@ -20,6 +20,7 @@ fn subscribe(engine: &Engine, query: &str) -> mpsc::Receiver<(String, Value)> {
         .build()
         .unwrap()
         .get(url)
+        .header("authorization", engine.bearer())
         .send()
         .expect("open the event stream");
     assert_eq!(resp.status().as_u16(), 200);

@@ -1,7 +1,9 @@
 //! `/api/v1/calls`: schedule (single and bulk), read, cancel, the queue
 //! list, status statistics and the finished-call summary.
 
+use super::access::Access;
 use super::agents::parse_agent_id;
+use super::idempotency::{self, Begin, Once};
 use super::input::{call_request, CallRequest};
 use super::problem::Problem;
 use super::{method_not_allowed, parse_json, AppState};
@@ -10,6 +12,7 @@ use crate::domain::{AgentId, Attempt, Call, CallEvent, CallId, CallStatus, Cause
 use crate::scheduler::agent_core::QueueInfo;
 use crate::scheduler::QueuedCall;
 use crate::store::{CallDetail, CallQuery, CallSummary, Change};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -143,8 +146,22 @@ fn claim(state: &AppState, call: &Call) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// Store the calls (one transaction), then hand them to the scheduler.
-async fn accept(state: &AppState, calls: Vec<Call>, events: Vec<CallEvent>) -> Result<(), Problem> {
+/// The answer to keep with a request's calls for its `Idempotency-Key`.
+struct Kept {
+    once: Once,
+    status: StatusCode,
+    body: Vec<u8>,
+    at: DateTime<Utc>,
+}
+
+/// Store the calls (one transaction, with the answer to keep if the
+/// request has an idempotency key), then hand them to the scheduler.
+async fn accept(
+    state: &AppState,
+    calls: Vec<Call>,
+    events: Vec<CallEvent>,
+    kept: Option<Kept>,
+) -> Result<(), Problem> {
     let mut by_agent: HashMap<_, Vec<QueuedCall>> = HashMap::new();
     for c in &calls {
         by_agent
@@ -156,13 +173,29 @@ async fn accept(state: &AppState, calls: Vec<Call>, events: Vec<CallEvent>) -> R
         .iter()
         .map(|c| (c.agent_id, c.endpoint.clone(), c.id))
         .collect();
-    if let Err(e) = state.store.insert_calls(calls, events.clone()).await {
+    let stored = match kept {
+        None => state
+            .store
+            .insert_calls(calls, events.clone())
+            .await
+            .map(|()| true),
+        Some(k) => {
+            let store = state.store.clone();
+            k.once
+                .store(store, calls, events.clone(), k.status, k.body, k.at)
+                .await
+        }
+    };
+    if !matches!(stored, Ok(true)) {
         // Nothing was stored: these numbers are not duplicates of anything.
         let mut recent = state.recent.lock().expect("recent calls lock");
         for (agent, endpoint, id) in keys {
             recent.forget(agent, endpoint.as_str(), id);
         }
-        return Err(e.into());
+        return Err(match stored {
+            Err(e) => e.into(),
+            _ => idempotency::busy(),
+        });
     }
     for ev in events {
         state.bus.publish(ev);
@@ -173,19 +206,48 @@ async fn accept(state: &AppState, calls: Vec<Call>, events: Vec<CallEvent>) -> R
     Ok(())
 }
 
-async fn create(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, Problem> {
-    let value = parse_json(&body)?;
+/// A JSON answer as bytes, to send and to keep for a replay.
+fn json_answer(status: StatusCode, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .body(body)
+}
+
+fn to_json(value: &impl Serialize) -> Vec<u8> {
+    serde_json::to_vec(value).expect("API answers serialise")
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    access: web::Data<Access>,
+    http: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
     let now = state.clock.now();
+    let store = state.store.as_ref();
+    let once = match idempotency::begin(&http, &body, store, &access.claims, now).await? {
+        Begin::Replay(answer) => return Ok(answer),
+        Begin::Run(once) => once,
+    };
+    let value = parse_json(&body)?;
     let req = call_request(&value, None, now, state.get_ref()).map_err(Problem::invalid)?;
     let (call, events) = new_call(req, now);
     claim(&state, &call).map_err(|e| Problem::invalid(vec![e]))?;
-    accept(&state, vec![call.clone()], events.to_vec()).await?;
-    Ok(HttpResponse::Created().json(CallView {
+    let answer = to_json(&CallView {
         call: &call,
         attempts: &[],
         history: &events,
         queue: None,
-    }))
+    });
+    let status = StatusCode::CREATED;
+    let kept = once.map(|once| Kept {
+        once,
+        status,
+        body: answer.clone(),
+        at: now,
+    });
+    accept(&state, vec![call], events.to_vec(), kept).await?;
+    Ok(json_answer(status, answer))
 }
 
 #[derive(Serialize)]
@@ -200,7 +262,18 @@ struct Failed {
     errors: Vec<FieldError>,
 }
 
-async fn bulk(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, Problem> {
+async fn bulk(
+    state: web::Data<AppState>,
+    access: web::Data<Access>,
+    http: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let now = state.clock.now();
+    let store = state.store.as_ref();
+    let once = match idempotency::begin(&http, &body, store, &access.claims, now).await? {
+        Begin::Replay(answer) => return Ok(answer),
+        Begin::Run(once) => once,
+    };
     let value = parse_json(&body)?;
     let Some(items) = value.get("calls").and_then(|c| c.as_array()) else {
         return Err(Problem::field("calls", "is required and must be an array"));
@@ -221,7 +294,6 @@ async fn bulk(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRespon
         return Err(Problem::field(extra, "unknown field"));
     }
     let default_agent = value.get("agentId").filter(|v| !v.is_null());
-    let now = state.clock.now();
     let (mut calls, mut events, mut created, mut failed) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (index, item) in items.iter().enumerate() {
@@ -242,10 +314,20 @@ async fn bulk(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRespon
             Err(errors) => failed.push(Failed { index, errors }),
         }
     }
-    if !calls.is_empty() {
-        accept(&state, calls, events).await?;
+    let answer = to_json(&serde_json::json!({ "created": created, "failed": failed }));
+    let status = StatusCode::OK;
+    // With a key the answer is kept even when nothing was created, so a
+    // retry gets the same per-item errors.
+    if !calls.is_empty() || once.is_some() {
+        let kept = once.map(|once| Kept {
+            once,
+            status,
+            body: answer.clone(),
+            at: now,
+        });
+        accept(&state, calls, events, kept).await?;
     }
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "created": created, "failed": failed })))
+    Ok(json_answer(status, answer))
 }
 
 async fn get(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, Problem> {

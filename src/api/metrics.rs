@@ -1,6 +1,8 @@
 //! `GET /metrics`: Prometheus text exposition of the engine's counters,
-//! the calls in each status, and the SIP socket's traffic.
+//! the calls in each status, the SIP socket's traffic, and the HTTP API's
+//! requests (`access::http_metrics`).
 
+use super::access::Access;
 use super::problem::Problem;
 use super::AppState;
 use crate::metrics::family;
@@ -8,7 +10,10 @@ use actix_web::{web, HttpResponse};
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
-pub async fn render(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+pub async fn render(
+    state: web::Data<AppState>,
+    access: Option<web::Data<Access>>,
+) -> Result<HttpResponse, Problem> {
     let counts = state.store.status_counts(None).await?;
     let mut out = String::with_capacity(4096);
     family(
@@ -48,6 +53,9 @@ pub async fn render(state: web::Data<AppState>) -> Result<HttpResponse, Problem>
     state.bus.metrics().render(&mut out);
     let pending = state.store.pending_deliveries().await?;
     state.webhooks.metrics().render(&mut out, pending);
+    if let Some(access) = access {
+        access.http.render(&mut out);
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(out))

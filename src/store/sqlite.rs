@@ -14,6 +14,7 @@
 //! thread and the SQL of every write), `read` (the read pool and queries),
 //! `codec` (rows to domain types and back).
 
+mod answers;
 mod codec;
 mod outbox;
 mod read;
@@ -24,7 +25,9 @@ mod writer;
 mod tests;
 
 use super::outbox::{AttemptResult, Delivery, LoggedEvent, NewDelivery};
-use super::{CallDetail, CallPage, CallQuery, CallSummary, Change, Store, StoreError, Unfinished};
+use super::{
+    CallDetail, CallPage, CallQuery, CallSummary, Change, KeptAnswer, Store, StoreError, Unfinished,
+};
 use crate::domain::{Agent, AgentId, Call, CallEvent, CallId, CallStatus, DncScope};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -329,5 +332,36 @@ impl Store for SqliteStore {
 
     async fn pending_deliveries(&self) -> Result<u64, StoreError> {
         self.read(outbox::pending_count).await
+    }
+
+    async fn insert_calls_answered(
+        &self,
+        calls: Vec<Call>,
+        events: Vec<CallEvent>,
+        answer: KeptAnswer,
+    ) -> Result<bool, StoreError> {
+        let answer = Box::new(answer);
+        self.submit(|reply| Op::InsertAnswered {
+            calls,
+            events,
+            answer,
+            reply,
+        })
+        .await
+    }
+
+    async fn kept_answer(
+        &self,
+        owner: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<KeptAnswer>, StoreError> {
+        let (owner, key) = (owner.to_string(), key.to_string());
+        self.read(move |conn| answers::find(conn, &owner, &key, now))
+            .await
+    }
+
+    async fn purge_answers(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.submit(|reply| Op::PurgeAnswers { now, reply }).await
     }
 }

@@ -17,7 +17,7 @@ const STATEMENT_CACHE: usize = 64;
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`. Append new
 /// steps; never edit a released one, since files written by older builds are
 /// brought forward by replaying the steps they lack.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5_IDEMPOTENCY];
 
 /// The webhook outbox. `webhook_cursor` holds the last `call_events.seq`
 /// fanned out into deliveries; it starts at the newest event, so a file
@@ -55,6 +55,23 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_try_at, event_seq)
     WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_by_call ON webhook_deliveries (call_id, call_seq);
+";
+
+/// Answers kept for `Idempotency-Key` retries (`answers.rs`). Named rather
+/// than numbered: it is the fifth step once the webhooks step lands before
+/// it, and nothing depends on its number.
+const V5_IDEMPOTENCY: &str = "
+CREATE TABLE idempotent_answers (
+    owner       TEXT NOT NULL,
+    request_key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status      INTEGER NOT NULL,
+    body        BLOB NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    PRIMARY KEY (owner, request_key)
+) STRICT;
+CREATE INDEX idempotent_answers_by_expiry ON idempotent_answers (expires_at);
 ";
 
 /// When a call may be dialed: `scheduled_at` (asked for by the user) and

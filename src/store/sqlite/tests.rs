@@ -7,6 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use tempfile::TempDir;
 use uuid::Uuid;
 
+mod answers;
+
 /// A fixed instant with whole microseconds, as the store keeps them.
 fn t0() -> DateTime<Utc> {
     DateTime::from_timestamp(1_780_000_000, 123_456_000).unwrap()
@@ -774,5 +776,5 @@ fn newer_schema_is_refused() {
     assert!(err.to_string().contains("schema version 99"), "{err}");
 }
 
-mod overview;
 mod outbox;
+mod overview;

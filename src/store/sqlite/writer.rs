@@ -8,11 +8,12 @@
 //! undone alone and answered with its error, while the rest of its batch
 //! commits.
 
+use super::answers;
 use super::codec::{micros, uuid_text};
 use super::outbox;
 use crate::domain::{AgentId, Attempt, Call, CallEvent, DncScope};
 use crate::store::outbox::{AttemptResult, NewDelivery};
-use crate::store::{Change, StoreError};
+use crate::store::{Change, KeptAnswer, StoreError};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, params_from_iter, Connection, ToSql};
 use std::sync::mpsc::Receiver;
@@ -73,12 +74,25 @@ pub(super) enum Op {
         at: DateTime<Utc>,
         reply: Reply<bool>,
     },
+    /// `InsertCalls` plus the answer kept for the request's idempotency
+    /// key, all or nothing.
+    InsertAnswered {
+        calls: Vec<Call>,
+        events: Vec<CallEvent>,
+        answer: Box<KeptAnswer>,
+        reply: Reply<bool>,
+    },
+    PurgeAnswers {
+        now: chrono::DateTime<chrono::Utc>,
+        reply: Reply<u64>,
+    },
 }
 
 /// An executed op whose answer waits for the commit.
 enum Done {
     Unit(Reply<()>, Result<(), StoreError>),
     Bool(Reply<bool>, Result<bool, StoreError>),
+    Count(Reply<u64>, Result<u64, StoreError>),
 }
 
 impl Done {
@@ -88,6 +102,7 @@ impl Done {
         match self {
             Done::Unit(reply, Ok(_)) => Done::Unit(reply, Err(echo(err))),
             Done::Bool(reply, Ok(_)) => Done::Bool(reply, Err(echo(err))),
+            Done::Count(reply, Ok(_)) => Done::Count(reply, Err(echo(err))),
             failed => failed,
         }
     }
@@ -98,6 +113,7 @@ impl Done {
         match self {
             Done::Unit(reply, result) => drop(reply.send(result)),
             Done::Bool(reply, result) => drop(reply.send(result)),
+            Done::Count(reply, result) => drop(reply.send(result)),
         }
     }
 }
@@ -190,7 +206,9 @@ fn fail(op: Op, err: &rusqlite::Error) -> Done {
         | Op::Apply { reply, .. }
         | Op::DncRemove { reply, .. }
         | Op::DeliveryAttempt { reply, .. }
-        | Op::Redeliver { reply, .. } => Done::Bool(reply, Err(echo(err))),
+        | Op::Redeliver { reply, .. }
+        | Op::InsertAnswered { reply, .. } => Done::Bool(reply, Err(echo(err))),
+        Op::PurgeAnswers { reply, .. } => Done::Count(reply, Err(echo(err))),
     }
 }
 
@@ -251,6 +269,19 @@ fn run_one(conn: &Connection, op: Op) -> (Done, Option<rusqlite::Error>) {
         Op::Redeliver { id, at, reply } => {
             let r = savepoint(conn, || outbox::redeliver(conn, id, at));
             finish(conn, r, |r| Done::Bool(reply, r))
+        }
+        Op::InsertAnswered {
+            calls,
+            events,
+            answer,
+            reply,
+        } => {
+            let r = savepoint(conn, || insert_answered(conn, &calls, &events, &answer));
+            finish(conn, r, |r| Done::Bool(reply, r))
+        }
+        Op::PurgeAnswers { now, reply } => {
+            let r = savepoint(conn, || answers::purge(conn, now));
+            finish(conn, r, |r| Done::Count(reply, r))
         }
     }
 }
@@ -339,6 +370,20 @@ fn dnc_remove(conn: &Connection, number: &str, scope: DncScope) -> Result<bool, 
         .prepare_cached("DELETE FROM dnc WHERE number = ?1 AND agent_id = ?2")?
         .execute(params![number, dnc_scope_text(scope)])?;
     Ok(n > 0)
+}
+
+/// The answer first: when one is already kept, no call is inserted.
+fn insert_answered(
+    conn: &Connection,
+    calls: &[Call],
+    events: &[CallEvent],
+    answer: &KeptAnswer,
+) -> Result<bool, StoreError> {
+    if !answers::keep(conn, answer)? {
+        return Ok(false);
+    }
+    insert_calls(conn, calls, events)?;
+    Ok(true)
 }
 
 fn insert_calls(conn: &Connection, calls: &[Call], events: &[CallEvent]) -> Result<(), StoreError> {
