@@ -17,7 +17,6 @@ use std::time::Duration;
 
 /// The key typed into the dashboard; also given to the engine, which
 /// requires it once API keys are enforced.
-const KEY: &str = "dashboard-test-key";
 /// The agent's zone: not the browser's (UTC), and without daylight saving,
 /// so a local time names one instant all year.
 const ZONE: &str = "Asia/Tokyo";
@@ -90,7 +89,6 @@ fn dashboard_schedules_watches_and_cancels_calls() {
         timezone: ZONE.into(),
         ..AgentConfig::default()
     });
-    options.env.push(("OUTDIAL_API_KEY".into(), KEY.into()));
     let engine = Engine::start(options);
     let b = Browser::start();
 
@@ -101,7 +99,7 @@ fn dashboard_schedules_watches_and_cancels_calls() {
         "{}",
         b.current_url()
     );
-    b.type_into("#api-key", KEY);
+    b.type_into("#api-key", API_KEY);
     b.click("form.sign-in button[type=submit]");
     wait_stat(&b, "total", "0");
     wait_stat(&b, "answerRate", "—");
