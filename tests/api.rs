@@ -945,4 +945,24 @@ fn time_rules_round_trip_and_the_queue_list_says_why_each_call_waits() {
     // The same answer for one call.
     let one = engine.call(asleep["id"].as_str().unwrap());
     assert_eq!(one["queue"], queue_of(&asleep));
+
+    // A toll-free number may be anywhere from Guam to Newfoundland: with
+    // business hours as the window no moment suits them all, so the call
+    // is refused unless it says where the recipient is.
+    let mut body = agent_body("Business");
+    body["callingWindow"] = json!("business");
+    let business = engine.create_agent(body)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = engine.post(
+        "/api/v1/calls",
+        json!({ "agentId": business, "endpoint": "+18005550100" }),
+    );
+    assert_problem(&r, 422, Some("endpoint"));
+    let r = engine.post(
+        "/api/v1/calls",
+        json!({ "agentId": business, "endpoint": "+18005550100", "timezone": "America/Chicago" }),
+    );
+    assert_eq!(r.status, 201, "{r}");
 }

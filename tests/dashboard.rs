@@ -85,7 +85,7 @@ fn dashboard_schedules_watches_and_cancels_calls() {
     // the one that moves the overview; the others are removed unsent.
     let port = free_udp_port();
     let mut sipp = Sipp::uas("uas_answer_callee_hangs_up.xml", port, &["-m", "2"]);
-    let mut options = EngineOptions::new(port).agent(AgentConfig {
+    let options = EngineOptions::new(port).agent(AgentConfig {
         timezone: ZONE.into(),
         ..AgentConfig::default()
     });

@@ -196,6 +196,7 @@ impl Handler<SlotGranted> for AgentActor {
             Some(call) => {
                 let plan = CallPlan {
                     agent: self.agent.clone(),
+                    rules: self.core.rules().clone(),
                     call,
                     trunk,
                     trunk_slot: grant.trunk,
@@ -215,13 +216,14 @@ impl Handler<AttemptEnded> for AgentActor {
     type Result = ();
     fn handle(&mut self, msg: AttemptEnded, _: &mut Context<Self>) {
         self.live.remove(&msg.call);
-        self.release(msg.trunk_slot, msg.dialed);
+        // The pause first: the release makes the scheduler grant again.
         if let Some(retry_after) = msg.throttled {
             self.scheduler.do_send(TrunkThrottled {
                 trunk: msg.trunk_slot,
                 retry_after,
             });
         }
+        self.release(msg.trunk_slot, msg.dialed);
         if let Some(call) = msg.requeue {
             // A retry, or a call not dialed because the store failed: held
             // again until its `not_before`.

@@ -9,6 +9,7 @@ mod timers;
 
 use super::{Services, Trunk};
 use crate::domain::{Agent, AgentId, Attempt, CallEvent, CallId, CallStatus, Cause, RetryDecision};
+use crate::scheduler::agent_core::{AgentRules, WaitReason};
 use crate::scheduler::dwrr::TrunkSlot;
 use crate::scheduler::QueuedCall;
 use crate::sip::digest::DigestClient;
@@ -19,6 +20,7 @@ use crate::sip::transport::SipIn;
 use crate::store::Change;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -27,6 +29,8 @@ use std::time::{Duration, Instant};
 /// Everything needed to place one attempt.
 pub struct CallPlan {
     pub agent: Arc<Agent>,
+    /// The agent's time rules, checked once more before the INVITE leaves.
+    pub rules: AgentRules,
     pub call: QueuedCall,
     pub trunk: Trunk,
     pub trunk_slot: TrunkSlot,
@@ -65,6 +69,8 @@ enum Phase {
 
 pub struct CallActor {
     plan: CallPlan,
+    /// The zones the recipient may be in (for the calling window).
+    zones: Vec<Tz>,
     services: Services,
     phase: Phase,
     leg: Leg,
@@ -135,6 +141,7 @@ impl CallActor {
         };
         let leg = Leg::new(ids, local, plan.agent.caller_id.clone(), request_uri);
         CallActor {
+            zones: plan.rules.zones(&plan.call),
             plan,
             services,
             phase: Phase::Preparing,
@@ -222,20 +229,42 @@ impl CallActor {
             ),
         );
         let (call, agent) = (self.plan.call.clone(), self.plan.agent.id);
+        let (rules, zones) = (self.plan.rules.clone(), self.zones.clone());
         let fut = async move {
             if !services.record(pending).await? {
-                return Ok(false);
+                return Ok(Prepared::Stop);
             }
-            if let Some(stop) = last_check(&services, &call, agent) {
-                services.record(stop).await?;
-                return Ok(false);
+            if let Some((stop, requeue)) = last_check(&services, &call, agent, &rules, &zones) {
+                let applied = services.record(stop).await?;
+                return Ok(if applied && requeue {
+                    Prepared::Requeue
+                } else {
+                    Prepared::Stop
+                });
             }
-            services.record(dialing).await
+            Ok(if services.record(dialing).await? {
+                Prepared::Dial
+            } else {
+                Prepared::Stop
+            })
         };
-        ctx.wait(fut.into_actor(self).map(|res: Result<bool, crate::store::StoreError>, act, ctx| {
+        ctx.wait(fut.into_actor(self).map(|res: Result<Prepared, crate::store::StoreError>, act, ctx| {
             match res {
-                Ok(true) => act.send_invite(ctx),
-                Ok(false) => act.stop_undialed(ctx),
+                // The last look, as the INVITE is about to leave: the
+                // InProgress write may have taken a while.
+                Ok(Prepared::Dial) => match act.blocker(act.services.clock.now()) {
+                    None => act.send_invite(ctx),
+                    Some(why) => act.withhold(why, ctx),
+                },
+                Ok(Prepared::Stop) => act.stop_undialed(ctx),
+                Ok(Prepared::Requeue) => {
+                    // Back to waiting for its window or hours.
+                    act.requeue = Some(QueuedCall {
+                        not_before: None,
+                        ..act.plan.call.clone()
+                    });
+                    act.stop_undialed(ctx)
+                }
                 Err(e) => {
                     tracing::error!(call = %act.plan.call.id, error = %e, "store failed before dialing; queued again");
                     let now = act.services.clock.now();
@@ -247,6 +276,42 @@ impl CallActor {
                 }
             }
         }));
+    }
+
+    /// What forbids sending the INVITE at `now`, if anything.
+    fn blocker(&self, now: DateTime<Utc>) -> Option<WaitReason> {
+        self.plan
+            .rules
+            .blocker(&self.zones, self.plan.call.deadline, now)
+    }
+
+    /// InProgress is stored but the INVITE may no longer leave (the write
+    /// outlasted [`DIAL_MARGIN`]): nothing is sent; the attempt is recorded
+    /// as withheld, and the call goes back to Queued for its window or
+    /// hours, or is canceled when its deadline passed.
+    fn withhold(&mut self, why: WaitReason, ctx: &mut Context<Self>) {
+        let now = self.services.clock.now();
+        self.attempt.ended_at = Some(now);
+        self.attempt.cause = Some(Cause::Withheld);
+        let (status, cause, name) = if why == WaitReason::DeadlinePassed {
+            let cause = Some(Cause::DeadlineMissed);
+            (CallStatus::Canceled, cause, "call.canceled")
+        } else {
+            (CallStatus::Queued, None, "call.queued")
+        };
+        let detail = format!("INVITE withheld: {}", why.as_str());
+        let event = self.event(name, status, Some(detail));
+        let mut change = self.change(vec![CallStatus::InProgress], Some(status), event);
+        change.cause = cause;
+        self.services.record_later(change);
+        if status == CallStatus::Queued {
+            self.requeue = Some(QueuedCall {
+                not_before: None,
+                attempts: self.attempt.number,
+                ..self.plan.call.clone()
+            });
+        }
+        self.stop_undialed(ctx);
     }
 
     pub(super) fn stop_undialed(&mut self, ctx: &mut Context<Self>) {
@@ -263,7 +328,7 @@ impl CallActor {
                 dialed: self.phase != Phase::Preparing,
                 requeue: self.requeue.take(),
                 throttled: (self.attempt.cause == Some(Cause::Throttled))
-                    .then(|| secs(self.retry_after.unwrap_or(0).max(THROTTLE_PAUSE_SECONDS))),
+                    .then(|| secs(self.retry_after.unwrap_or(THROTTLE_PAUSE_SECONDS))),
             });
         }
     }
@@ -371,16 +436,49 @@ impl CallActor {
     }
 }
 
+/// How the preparation of an attempt ended.
+enum Prepared {
+    /// InProgress is stored: send the INVITE.
+    Dial,
+    /// Nothing to send (canceled, stopping, deadline, DNC).
+    Stop,
+    /// Back to Queued for its window or business hours: hold it again.
+    Requeue,
+}
+
+/// Time the InProgress write gets: a call whose deadline, calling window
+/// or business hours end sooner is not started (invariants 5 and 6).
+const DIAL_MARGIN: chrono::Duration = chrono::Duration::seconds(2);
+
 /// The last look before a Pending call goes InProgress and its INVITE
-/// leaves: the change to make instead when the engine is stopping (back to
-/// Queued, dialed after the restart), the deadline has passed (invariant 5)
-/// or the number was listed do-not-call since it was popped.
-fn last_check(services: &Services, call: &QueuedCall, agent: AgentId) -> Option<Change> {
+/// leaves: the change to make instead, and whether to hold the call again.
+/// Back to Queued when the engine is stopping (dialed after the restart;
+/// not held again) or the window or business hours close within
+/// [`DIAL_MARGIN`] (held again); canceled when the deadline is that close
+/// (invariant 5) or the number was listed do-not-call since it was popped.
+fn last_check(
+    services: &Services,
+    call: &QueuedCall,
+    agent: AgentId,
+    rules: &AgentRules,
+    zones: &[Tz],
+) -> Option<(Change, bool)> {
     let now = services.clock.now();
+    let blocker = rules
+        .blocker(zones, call.deadline, now)
+        .or_else(|| rules.blocker(zones, call.deadline, now + DIAL_MARGIN));
+    let mut requeue = false;
     let (status, cause, event, detail) = if services.stopping.load(Ordering::SeqCst) {
         let why = "queued again: the engine stopped before dialing".to_string();
         (CallStatus::Queued, None, "call.queued", why)
-    } else if call.deadline.is_some_and(|d| d <= now) {
+    } else if let Some(why) = blocker.filter(|b| *b != WaitReason::DeadlinePassed) {
+        requeue = true;
+        let why = format!(
+            "queued again: {} before the INVITE could leave",
+            why.as_str()
+        );
+        (CallStatus::Queued, None, "call.queued", why)
+    } else if blocker.is_some() {
         let why = "deadline_missed".to_string();
         (
             CallStatus::Canceled,
@@ -398,7 +496,7 @@ fn last_check(services: &Services, call: &QueuedCall, agent: AgentId) -> Option<
         let why = format!("dnc: the number is on the {} do-not-call list", list.name());
         (CallStatus::Canceled, Some(Cause::Dnc), "call.canceled", why)
     };
-    Some(Change {
+    let change = Change {
         call_id: call.id,
         next_attempt_at: None,
         expect: vec![CallStatus::Pending],
@@ -414,13 +512,15 @@ fn last_check(services: &Services, call: &QueuedCall, agent: AgentId) -> Option<
             detail: Some(detail),
         }),
         at: now,
-    })
+    };
+    Some((change, requeue))
 }
 
 /// How long a call waits after a store failure before it is tried again.
 const REQUEUE_DELAY: chrono::Duration = chrono::Duration::seconds(1);
-/// The least a trunk is paused after a throttled attempt.
-const THROTTLE_PAUSE_SECONDS: u32 = 1;
+/// How long a trunk is paused after a throttled attempt that gave no
+/// Retry-After.
+const THROTTLE_PAUSE_SECONDS: u32 = 5;
 
 /// Whole seconds from a config value.
 fn secs(s: u32) -> Duration {

@@ -3,6 +3,7 @@
 
 use crate::domain::agent::{DEFAULT_MAX_CALL_DURATION_SECONDS, DEFAULT_RING_TIMEOUT_SECONDS};
 use crate::domain::timerules::{parse_business_hours, parse_calling_window};
+use crate::domain::{next_open_in_all, recipient_zones};
 use crate::domain::{Agent, AgentId, DncScope, Endpoint, FieldError, Priority};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -91,7 +92,7 @@ pub fn call_request(
     ctx: &impl CallContext,
 ) -> Result<CallRequest, Vec<FieldError>> {
     let (obj, mut errs) = object_with_fields(item, &CALL_FIELDS)?;
-    let mut agent_tz = None;
+    let (mut agent_tz, mut window) = (None, None);
     let agent_id = match obj
         .get("agentId")
         .filter(|v| !v.is_null())
@@ -126,6 +127,7 @@ pub fn call_request(
                 }
                 Some(a) => {
                     agent_tz = a.timezone.parse::<Tz>().ok();
+                    window = Some(a.calling_window.clone());
                     Some(id)
                 }
             },
@@ -252,11 +254,27 @@ pub fn call_request(
     };
     if let (Some(agent), Some(endpoint)) = (agent_id, &endpoint) {
         let number = endpoint.phone_number();
-        if let Some(list) = number.and_then(|n| ctx.dnc_block(&n, agent)) {
+        if let Some(list) = number.as_ref().and_then(|n| ctx.dnc_block(n, agent)) {
             errs.push(FieldError::new(
                 "endpoint",
                 format!("{endpoint} is on the {} do-not-call list", list.name()),
             ));
+        }
+        // A number whose zones never share an open moment of the window
+        // (a prefix spanning far-apart zones) would wait forever; a call
+        // with its own timezone is read in that zone alone.
+        let own_zone = matches!(timezone, Some(Some(_)));
+        if let (false, Some(window), Some(agent_tz)) = (own_zone, &window, agent_tz) {
+            let zones = recipient_zones(None, number.as_deref(), agent_tz);
+            if next_open_in_all(window, &zones, now).is_none() {
+                errs.push(FieldError::new(
+                    "endpoint",
+                    format!(
+                        "{endpoint} may be in any of {} time zones, and the agent's calling window is never open in all of them at once; give the call a timezone",
+                        zones.len()
+                    ),
+                ));
+            }
         }
     }
     match (

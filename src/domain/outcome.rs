@@ -33,13 +33,18 @@ pub enum Cause {
     /// The number was put on a do-not-call list after the call was queued;
     /// checked again at dial time, the call is canceled.
     Dnc,
+    /// The attempt was stored but its INVITE was withheld: the deadline
+    /// passed, or the calling window or business hours closed, while it
+    /// was being stored. Nothing reached the carrier; it does not count as
+    /// an attempt.
+    Withheld,
 }
 
 impl Cause {
     /// How many causes there are (for per-cause tables).
     pub const COUNT: usize = ALL.len();
     /// Every cause, in declaration order (`cause as usize` is its index).
-    pub const ALL: [Cause; 12] = ALL;
+    pub const ALL: [Cause; 13] = ALL;
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -55,6 +60,7 @@ impl Cause {
             Cause::DeadlineMissed => "deadline_missed",
             Cause::Interrupted => "interrupted",
             Cause::Dnc => "dnc",
+            Cause::Withheld => "withheld",
         }
     }
 
@@ -82,7 +88,7 @@ impl Cause {
     }
 }
 
-const ALL: [Cause; 12] = [
+const ALL: [Cause; 13] = [
     Cause::Answered,
     Cause::Busy,
     Cause::NoAnswer,
@@ -95,6 +101,7 @@ const ALL: [Cause; 12] = [
     Cause::DeadlineMissed,
     Cause::Interrupted,
     Cause::Dnc,
+    Cause::Withheld,
 ];
 
 #[cfg(test)]

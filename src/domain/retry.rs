@@ -81,7 +81,9 @@ pub struct AttemptCounts {
 impl AttemptCounts {
     /// The counts after one more attempt ending with `cause`.
     pub fn after(self, cause: Cause) -> AttemptCounts {
-        if cause == Cause::Throttled {
+        if cause == Cause::Withheld {
+            self
+        } else if cause == Cause::Throttled {
             AttemptCounts {
                 throttled: self.throttled + 1,
                 ..self

@@ -82,6 +82,8 @@ pub enum WaitReason {
     AgentAtCapacity,
     TrunkAtCapacity,
     TrunkCallsPerSecond,
+    /// Not a wait: the deadline passed (the call is canceled).
+    DeadlinePassed,
 }
 
 impl WaitReason {
@@ -96,6 +98,7 @@ impl WaitReason {
             WaitReason::AgentAtCapacity => "agent_at_capacity",
             WaitReason::TrunkAtCapacity => "trunk_at_capacity",
             WaitReason::TrunkCallsPerSecond => "trunk_calls_per_second",
+            WaitReason::DeadlinePassed => "deadline_passed",
         }
     }
 }
@@ -130,9 +133,29 @@ impl AgentRules {
     }
 
     /// The zones a call's recipient may be in.
-    fn zones(&self, call: &QueuedCall) -> Vec<Tz> {
+    pub fn zones(&self, call: &QueuedCall) -> Vec<Tz> {
         let phone = call.endpoint.phone_number();
         recipient_zones(call.timezone.as_deref(), phone.as_deref(), self.timezone)
+    }
+
+    /// What forbids dialing a call to `zones` with `deadline` at `at`, if
+    /// anything: checked once more right before an INVITE leaves.
+    pub fn blocker(
+        &self,
+        zones: &[Tz],
+        deadline: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+    ) -> Option<WaitReason> {
+        if deadline.is_some_and(|d| d <= at) {
+            // Not a wait: the caller cancels the call.
+            Some(WaitReason::DeadlinePassed)
+        } else if !self.open(at) {
+            Some(WaitReason::OutsideBusinessHours)
+        } else if !zones.iter().all(|z| self.window.schedule().is_open(*z, at)) {
+            Some(WaitReason::OutsideCallingWindow)
+        } else {
+            None
+        }
     }
 
     fn open(&self, now: DateTime<Utc>) -> bool {
@@ -200,6 +223,10 @@ impl AgentCore {
     /// New rules (the agent was edited): recipient zones that came from
     /// the agent's zone are worked out again, and calls waiting for their
     /// window are checked against the new one at once.
+    pub fn rules(&self) -> &AgentRules {
+        &self.rules
+    }
+
     pub fn set_rules(&mut self, rules: AgentRules, now: DateTime<Utc>) {
         let zone_changed = rules.timezone != self.rules.timezone;
         self.rules = rules;

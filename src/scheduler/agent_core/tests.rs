@@ -330,3 +330,29 @@ fn removed_calls_leave_no_trace() {
     assert!(c.tick(now + Duration::hours(11)).is_empty(), "no cancel");
     assert_eq!(dial(&mut c, now + Duration::hours(11)), None);
 }
+
+#[test]
+fn the_last_look_names_what_forbids_dialing_now() {
+    let hours = serde_json::json!({"mon": ["09:00-17:00"]});
+    let rules = AgentRules {
+        timezone: New_York,
+        business_hours: Some(serde_json::from_value(hours).unwrap()),
+        window: CallingWindow::default(),
+    };
+    let zones = rules.zones(&call(1, "+17755550100", 5));
+    let at = |h, m| ny(2026, 3, 2, h, m);
+    assert_eq!(rules.blocker(&zones, None, at(12, 0)), None);
+    assert_eq!(
+        rules.blocker(&zones, None, at(8, 30)),
+        Some(WaitReason::OutsideBusinessHours)
+    );
+    // 09:30 in New York is 06:30 in Nevada.
+    assert_eq!(
+        rules.blocker(&zones, None, at(9, 30)),
+        Some(WaitReason::OutsideCallingWindow)
+    );
+    assert_eq!(
+        rules.blocker(&zones, Some(at(12, 0)), at(12, 0)),
+        Some(WaitReason::DeadlinePassed)
+    );
+}

@@ -308,7 +308,7 @@ pub(super) fn unfinished_calls(conn: &mut Connection) -> Result<Vec<Unfinished>,
     let sql = format!(
         "SELECT {CALL_COLUMNS}, {ATTEMPT_COLUMNS},
              (SELECT count(*) FROM attempts WHERE call_id = c.id
-                  AND cause IS NOT 'throttled'),
+                  AND (cause IS NULL OR cause NOT IN ('throttled', 'withheld'))),
              (SELECT count(*) FROM attempts WHERE call_id = c.id AND cause = 'throttled')
          FROM calls c
          LEFT JOIN attempts a ON a.call_id = c.id
