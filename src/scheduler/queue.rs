@@ -46,6 +46,8 @@ pub struct AgentQueue {
     levels: [VecDeque<CallId>; 11],
     /// Each queued call's current level.
     live: IdMap<u8>,
+    /// Queued calls per level (live ones only).
+    counts: [usize; 11],
     /// Entries in `levels`, live or not. While it equals `live.len()` every
     /// entry is live, so finding the next one needs no lookup.
     entries: usize,
@@ -66,6 +68,7 @@ impl AgentQueue {
         }
         self.live.insert(id, priority.get());
         self.levels[priority.get() as usize].push_back(id);
+        self.counts[priority.get() as usize] += 1;
         self.entries += 1;
         true
     }
@@ -75,7 +78,9 @@ impl AgentQueue {
     pub fn reprioritize(&mut self, id: CallId, priority: Priority) -> bool {
         match self.live.get_mut(&id) {
             Some(level) if *level != priority.get() => {
+                self.counts[*level as usize] -= 1;
                 *level = priority.get();
+                self.counts[*level as usize] += 1;
                 self.levels[priority.get() as usize].push_back(id);
                 self.entries += 1;
                 true
@@ -86,7 +91,13 @@ impl AgentQueue {
 
     /// Take a call out (canceled); false if it was not queued.
     pub fn remove(&mut self, id: CallId) -> bool {
-        self.live.remove(&id).is_some()
+        match self.live.remove(&id) {
+            Some(level) => {
+                self.counts[level as usize] -= 1;
+                true
+            }
+            None => false,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -101,12 +112,10 @@ impl AgentQueue {
         self.live.contains_key(&id)
     }
 
-    /// Highest priority waiting, if any (skipping removed entries lazily is
-    /// not needed here: an over-estimate only favours the agent briefly).
+    /// Highest priority waiting, if any (from the live counts, so entries
+    /// of calls that left do not inflate the agent's DWRR quantum).
     pub fn top_priority(&self) -> Option<u8> {
-        (0..=10u8)
-            .rev()
-            .find(|&p| !self.levels[p as usize].is_empty())
+        (0..=10u8).rev().find(|&p| self.counts[p as usize] > 0)
     }
 
     /// The next call to dial.
@@ -170,6 +179,7 @@ impl AgentQueue {
                 self.entries -= 1;
                 if self.live.get(&id) == Some(&p) {
                     self.live.remove(&id);
+                    self.counts[p as usize] -= 1;
                     return Some(id);
                 }
             }
@@ -376,6 +386,23 @@ mod tests {
         assert!(q.push(id(3), p(1)));
         assert_eq!(q.pop(), Some(id(3)));
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn top_priority_ignores_calls_that_left() {
+        let mut q = AgentQueue::new();
+        q.push(id(1), p(3));
+        q.push(id(2), p(5));
+        q.reprioritize(id(2), p(10));
+        assert_eq!(q.top_priority(), Some(10));
+        q.remove(id(2));
+        assert_eq!(
+            q.top_priority(),
+            Some(3),
+            "the stale level-10 entry is not counted"
+        );
+        q.pop();
+        assert_eq!(q.top_priority(), None);
     }
 
     #[test]
