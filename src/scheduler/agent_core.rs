@@ -187,9 +187,15 @@ struct Entry {
     call: QueuedCall,
     zones: Vec<Tz>,
     state: State,
+    /// Stamp of this hold (heap entries for its deadline carry it).
+    held: u64,
+    /// Stamp of its current state (its wake or boost entries carry it).
+    stage: u64,
 }
 
-type TimeHeap = BinaryHeap<Reverse<(DateTime<Utc>, CallId)>>;
+/// Instants with the call and the stamp they were pushed under: an entry
+/// whose stamp is no longer the call's is stale and skipped.
+type TimeHeap = BinaryHeap<Reverse<(DateTime<Utc>, CallId, u64)>>;
 
 /// How long a call waits before its window is looked at again when no
 /// opening is found in the days searched.
@@ -206,6 +212,8 @@ pub struct AgentCore {
     deadlines: TimeHeap,
     /// Instants at which a ready call's deadline boost rises.
     boosts: TimeHeap,
+    /// The next stamp.
+    stamps: u64,
 }
 
 impl AgentCore {
@@ -217,6 +225,7 @@ impl AgentCore {
             wakes: TimeHeap::new(),
             deadlines: TimeHeap::new(),
             boosts: TimeHeap::new(),
+            stamps: 0,
         }
     }
 
@@ -283,8 +292,9 @@ impl AgentCore {
         }
         let zones = self.rules.zones(&call);
         let id = call.id;
+        let held = self.stamp();
         if let Some(d) = call.deadline {
-            self.deadlines.push(Reverse((d, id)));
+            self.deadlines.push(Reverse((d, id, held)));
         }
         let state = match call.not_before.filter(|t| *t > now) {
             Some(until) => State::Waiting {
@@ -297,9 +307,21 @@ impl AgentCore {
             },
             None => self.window_state(&zones, now),
         };
-        self.calls.insert(id, Entry { call, zones, state });
+        let entry = Entry {
+            call,
+            zones,
+            state,
+            held,
+            stage: held,
+        };
+        self.calls.insert(id, entry);
         self.enter(id, state, now);
         true
+    }
+
+    fn stamp(&mut self) -> u64 {
+        self.stamps += 1;
+        self.stamps
     }
 
     /// Release a call (canceled through the API); None if not held.
@@ -321,21 +343,23 @@ impl AgentCore {
 
     /// Put a held call in `state`: into the queue, or onto the wake heap.
     fn enter(&mut self, id: CallId, state: State, now: DateTime<Utc>) {
+        let stage = self.stamp();
         let entry = self.calls.get_mut(&id).expect("entered calls are held");
         entry.state = state;
+        entry.stage = stage;
         match state {
             State::Ready => {
                 let p = entry.call.effective_priority(now);
                 if let Some(d) = entry.call.deadline {
                     for lead in [Duration::hours(1), Duration::minutes(15)] {
                         if d - lead > now {
-                            self.boosts.push(Reverse((d - lead, id)));
+                            self.boosts.push(Reverse((d - lead, id, stage)));
                         }
                     }
                 }
                 self.queue.push(id, p);
             }
-            State::Waiting { until, .. } => self.wakes.push(Reverse((until, id))),
+            State::Waiting { until, .. } => self.wakes.push(Reverse((until, id, stage))),
         }
     }
 
@@ -344,39 +368,36 @@ impl AgentCore {
     /// window), and apply deadline boosts.
     pub fn tick(&mut self, now: DateTime<Utc>) -> Vec<QueuedCall> {
         let mut missed = Vec::new();
-        while let Some(id) = pop_due(&mut self.deadlines, now) {
-            let due = self
-                .calls
-                .get(&id)
-                .is_some_and(|e| e.call.deadline.is_some_and(|d| d <= now));
-            if due {
+        while let Some((id, stamp)) = pop_due(&mut self.deadlines, now) {
+            if self.calls.get(&id).is_some_and(|e| e.held == stamp) {
                 missed.extend(self.remove(id));
             }
         }
-        while let Some(id) = pop_due(&mut self.wakes, now) {
-            let Some(entry) = self.calls.get(&id) else {
+        while let Some((id, stamp)) = pop_due(&mut self.wakes, now) {
+            let Some(entry) = self.calls.get(&id).filter(|e| e.stage == stamp) else {
                 continue;
             };
-            if matches!(entry.state, State::Waiting { until, .. } if until <= now) {
-                let state = self.window_state(&entry.zones, now);
-                self.enter(id, state, now);
+            let state = self.window_state(&entry.zones, now);
+            self.enter(id, state, now);
+        }
+        while let Some((id, stamp)) = pop_due(&mut self.boosts, now) {
+            if let Some(e) = self.calls.get(&id).filter(|e| e.stage == stamp) {
+                let p = e.call.effective_priority(now);
+                self.queue.reprioritize(id, p);
             }
         }
-        while let Some(id) = pop_due(&mut self.boosts, now) {
-            if let Some(e) = self.calls.get(&id) {
-                if e.state == State::Ready {
-                    let p = e.call.effective_priority(now);
-                    self.queue.reprioritize(id, p);
-                }
-            }
-        }
-        // Entries of calls that left otherwise wait in the heaps until due;
-        // drop them once they outnumber the calls held.
+        // Stale entries (the call left, or moved on) otherwise wait in the
+        // heaps until due; drop them once they outnumber the live ones (at
+        // most one deadline, one wake or two boosts per call).
         let held = self.calls.len();
-        for heap in [&mut self.deadlines, &mut self.wakes, &mut self.boosts] {
+        let calls = &self.calls;
+        if self.deadlines.len() > held + 1024 {
+            self.deadlines
+                .retain(|Reverse((_, id, s))| calls.get(id).is_some_and(|e| e.held == *s));
+        }
+        for heap in [&mut self.wakes, &mut self.boosts] {
             if heap.len() > 2 * held + 1024 {
-                let calls = &self.calls;
-                heap.retain(|Reverse((_, id))| calls.contains_key(id));
+                heap.retain(|Reverse((_, id, s))| calls.get(id).is_some_and(|e| e.stage == *s));
             }
         }
         missed
@@ -386,7 +407,7 @@ impl AgentCore {
     pub fn next_wake(&self) -> Option<DateTime<Utc>> {
         [&self.deadlines, &self.wakes, &self.boosts]
             .iter()
-            .filter_map(|h| h.peek().map(|Reverse((t, _))| *t))
+            .filter_map(|h| h.peek().map(|Reverse((t, _, _))| *t))
             .min()
     }
 
@@ -481,10 +502,10 @@ impl AgentCore {
     }
 }
 
-/// The id of the earliest entry due at `now`, taken off the heap.
-fn pop_due(heap: &mut TimeHeap, now: DateTime<Utc>) -> Option<CallId> {
+/// The id and stamp of the earliest entry due at `now`, taken off the heap.
+fn pop_due(heap: &mut TimeHeap, now: DateTime<Utc>) -> Option<(CallId, u64)> {
     match heap.peek() {
-        Some(Reverse((t, _))) if *t <= now => heap.pop().map(|Reverse((_, id))| id),
+        Some(Reverse((t, _, _))) if *t <= now => heap.pop().map(|Reverse((_, id, s))| (id, s)),
         _ => None,
     }
 }

@@ -356,3 +356,26 @@ fn the_last_look_names_what_forbids_dialing_now() {
         Some(WaitReason::DeadlinePassed)
     );
 }
+
+#[test]
+fn heaps_hold_no_stale_entries_of_calls_still_held() {
+    // Calls that wake each morning and go back to wait each night, for a
+    // month, with a deadline further off: each wake adds boost entries,
+    // and the old ones belong to calls still held.
+    let mut c = core();
+    for n in 0..2000u128 {
+        let mut q = call(n, NYC, 5);
+        q.deadline = Some(ny(2026, 5, 1, 12, 0));
+        c.push(q, ny(2026, 3, 2, 3, 0));
+    }
+    for day in 2..=31 {
+        c.tick(ny(2026, 3, day, 8, 0));
+        assert_eq!(c.backlog(ny(2026, 3, day, 8, 0)).0, 2000);
+        assert!(c.pop(ny(2026, 3, day, 21, 0), no_dnc).is_none());
+    }
+    c.tick(ny(2026, 4, 1, 3, 0));
+    assert_eq!(c.len(), 2000);
+    assert!(c.boosts.len() <= 2 * c.len() + 1024, "{}", c.boosts.len());
+    assert!(c.wakes.len() <= 2 * c.len() + 1024, "{}", c.wakes.len());
+    assert!(c.deadlines.len() <= c.len() + 1024, "{}", c.deadlines.len());
+}
