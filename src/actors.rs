@@ -82,17 +82,29 @@ impl Services {
     /// is applied or refused by its compare-and-set: an outcome is never
     /// dropped because the store hiccuped.
     pub fn record_later(&self, change: Change) {
+        self.record_then(change, |_| {});
+    }
+
+    /// Like [`Services::record_later`], then `then(applied)` once the
+    /// change is applied (true) or refused by its compare-and-set (false).
+    pub fn record_then(&self, change: Change, then: impl FnOnce(bool) + 'static) {
         let first = self.record(change.clone());
         let this = self.clone();
         actix::spawn(async move {
             let mut result = first.await;
             let mut backoff = std::time::Duration::from_millis(100);
-            while let Err(e) = result {
-                tracing::error!(call = %change.call_id, error = %e, retry_in = ?backoff, "failed to record call change");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
-                result = this.record(change.clone()).await;
-            }
+            let applied = loop {
+                match result {
+                    Ok(applied) => break applied,
+                    Err(e) => {
+                        tracing::error!(call = %change.call_id, error = %e, retry_in = ?backoff, "failed to record call change");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+                        result = this.record(change.clone()).await;
+                    }
+                }
+            };
+            then(applied);
         });
     }
 }

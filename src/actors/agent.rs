@@ -197,6 +197,7 @@ impl Handler<SlotGranted> for AgentActor {
                 let plan = CallPlan {
                     agent: self.agent.clone(),
                     rules: self.core.rules().clone(),
+                    requeue_to: ctx.address().recipient(),
                     call,
                     trunk,
                     trunk_slot: grant.trunk,
@@ -244,7 +245,7 @@ pub struct AgentQueueInfo {
 }
 
 /// How far down an agent's dial order positions are counted.
-const POSITION_LIMIT: usize = 1_000_000;
+const POSITION_LIMIT: usize = 10_000;
 
 impl Handler<AgentQueueInfo> for AgentActor {
     type Result = MessageResult<AgentQueueInfo>;

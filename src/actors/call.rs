@@ -7,6 +7,7 @@ mod auth;
 mod sip_flow;
 mod timers;
 
+use super::agent::Enqueue;
 use super::{Services, Trunk};
 use crate::domain::{Agent, AgentId, Attempt, CallEvent, CallId, CallStatus, Cause, RetryDecision};
 use crate::scheduler::agent_core::{AgentRules, WaitReason};
@@ -29,6 +30,8 @@ use std::time::{Duration, Instant};
 /// Everything needed to place one attempt.
 pub struct CallPlan {
     pub agent: Arc<Agent>,
+    /// Where a retried call is held again.
+    pub requeue_to: Recipient<Enqueue>,
     /// The agent's time rules, checked once more before the INVITE leaves.
     pub rules: AgentRules,
     pub call: QueuedCall,
@@ -375,6 +378,7 @@ impl CallActor {
         };
         let call = &self.plan.call;
         let counts = call.counts.after(cause);
+        let mut retry = None;
         let decision = match status {
             CallStatus::Failed if !self.shutting_down => {
                 let policy = &self.plan.agent.retry;
@@ -385,7 +389,7 @@ impl CallActor {
         let (status, name, next) = match decision {
             RetryDecision::RetryAt(at) => {
                 detail = format!("{detail}; next attempt at {}", at.to_rfc3339());
-                self.requeue = Some(QueuedCall {
+                retry = Some(QueuedCall {
                     not_before: Some(at),
                     attempts: self.attempt.number,
                     counts,
@@ -412,7 +416,19 @@ impl CallActor {
             change.cause = Some(cause);
         }
         change.next_attempt_at = next;
-        self.services.record_later(change);
+        match retry {
+            // The agent holds the call again only once it is Queued in the
+            // store, so a Pending write cannot overtake the retry's.
+            Some(call) => {
+                let agent = self.plan.requeue_to.clone();
+                self.services.record_then(change, move |applied| {
+                    if applied {
+                        agent.do_send(Enqueue(vec![call]));
+                    }
+                });
+            }
+            None => self.services.record_later(change),
+        }
         self.release_slot();
         self.ring_deadline = None;
         self.hangup_deadline = None;
@@ -542,7 +558,8 @@ impl Actor for CallActor {
 
 /// The engine is stopping: end the call the way a person would hang up, so
 /// no callee is left ringing or in silence. An unanswered attempt ends
-/// as `interrupted` (the retry policy decides); an answered one completes.
+/// as `interrupted` and the call as Failed (what the callee saw is unknown,
+/// so it is not retried blindly); an answered one completes.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Shutdown;
