@@ -97,6 +97,35 @@ fn garbage_and_stray_requests_on_the_sip_port_change_nothing() {
     assert_eq!(value("outdial_attempt_outcomes_total{cause=\"busy\"}"), 1.0);
     assert!(value("outdial_sip_responses_total{code=\"486\"}") >= 1.0);
     assert_eq!(value("outdial_calls{status=\"Failed\"}"), 1.0);
+    assert_eq!(
+        value("outdial_answer_ratio"),
+        0.0,
+        "one finished, none answered"
+    );
+    let agent = |series: &str| format!("{series}{{agent=\"{AGENT_ID}\"");
+    assert_eq!(
+        value(&format!(
+            "{},class=\"normal\"}}",
+            agent("outdial_queue_ready")
+        )),
+        0.0
+    );
+    assert_eq!(value(&format!("{}}}", agent("outdial_queue_waiting"))), 0.0);
+    assert_eq!(
+        value(&format!("{}}}", agent("outdial_agent_active_calls"))),
+        0.0
+    );
+    assert!(value(&format!("outdial_trunk_channels{{trunk=\"{TRUNK}\"}}")) >= 1.0);
+    assert_eq!(
+        value(&format!(
+            "outdial_trunk_channels_in_use{{trunk=\"{TRUNK}\"}}"
+        )),
+        0.0
+    );
+    assert_eq!(
+        value(&format!("outdial_trunk_paced{{trunk=\"{TRUNK}\"}}")),
+        0.0
+    );
 }
 
 fn start_with_config(text: &str) -> (bool, String) {

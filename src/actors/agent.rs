@@ -273,6 +273,32 @@ impl Handler<AgentQueueInfo> for AgentActor {
     }
 }
 
+/// How many calls this agent holds, for `/metrics`.
+#[derive(Message)]
+#[rtype(result = "AgentDepths")]
+pub struct Depths;
+
+/// An agent's queue depth: ready calls per class, waiting ones, and live
+/// attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AgentDepths {
+    pub ready: [usize; 4],
+    pub waiting: usize,
+    pub live: usize,
+}
+
+impl Handler<Depths> for AgentActor {
+    type Result = MessageResult<Depths>;
+    fn handle(&mut self, _: Depths, _: &mut Context<Self>) -> Self::Result {
+        let (ready, waiting) = self.core.depths();
+        MessageResult(AgentDepths {
+            ready,
+            waiting,
+            live: self.live.len(),
+        })
+    }
+}
+
 /// The engine is stopping: start nothing, hang up what runs. Answers how
 /// many attempts were still live.
 #[derive(Message)]

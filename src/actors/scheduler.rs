@@ -4,7 +4,8 @@
 //! instant a paced trunk opens again.
 
 use super::agent::{
-    AgentActor, AgentQueueInfo, Dequeue, Enqueue, SlotGranted, StopAgent, UpdateAgent,
+    AgentActor, AgentDepths, AgentQueueInfo, Depths, Dequeue, Enqueue, SlotGranted, StopAgent,
+    UpdateAgent,
 };
 use super::Services;
 use crate::domain::{Agent, AgentId, CallId};
@@ -203,6 +204,49 @@ impl Handler<QueueStatus> for Scheduler {
                 all.extend(answer.unwrap_or_default());
             }
             all
+        })
+    }
+}
+
+/// The node's load for `/metrics`: each agent's queue depth, and each
+/// trunk's channels in use, channels, and whether pacing holds it now.
+#[derive(Message)]
+#[rtype(result = "Load")]
+pub struct LoadReport;
+
+#[derive(Debug, Clone, Default)]
+pub struct Load {
+    pub agents: Vec<(AgentId, AgentDepths)>,
+    /// Name, channels in use, channels, paced now.
+    pub trunks: Vec<(String, u32, u32, bool)>,
+}
+
+impl Handler<LoadReport> for Scheduler {
+    type Result = ResponseFuture<Load>;
+    fn handle(&mut self, _: LoadReport, _: &mut Context<Self>) -> Self::Result {
+        let now = self.services.clock.instant();
+        let mut trunks: Vec<_> = self
+            .trunks
+            .iter()
+            .map(|(name, &slot)| {
+                let max = self.services.trunks.get(name).map_or(0, |t| t.max_channels);
+                let (_, paced) = self.core.trunk_closed(slot, now);
+                (name.clone(), self.core.trunk_in_use(slot), max, paced)
+            })
+            .collect();
+        trunks.sort();
+        let asks: Vec<_> = self
+            .agents
+            .iter()
+            .map(|(id, (_, addr))| (*id, addr.send(Depths)))
+            .collect();
+        Box::pin(async move {
+            let mut agents = Vec::with_capacity(asks.len());
+            for (id, ask) in asks {
+                agents.push((id, ask.await.unwrap_or_default()));
+            }
+            agents.sort_by_key(|(id, _)| *id);
+            Load { agents, trunks }
         })
     }
 }

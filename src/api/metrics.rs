@@ -5,10 +5,69 @@
 use super::access::Access;
 use super::problem::Problem;
 use super::AppState;
+use crate::actors::scheduler::{Load, LoadReport};
 use crate::metrics::family;
 use actix_web::{web, HttpResponse};
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
+
+/// Queue depth per agent and priority class, and each trunk's channels.
+fn render_load(out: &mut String, load: &Load) {
+    family(
+        out,
+        "outdial_queue_ready",
+        "gauge",
+        "Calls ready to dial, by agent and priority class (effective priority).",
+    );
+    for (agent, d) in &load.agents {
+        for (class, n) in ["urgent", "high", "normal", "bulk"].iter().zip(d.ready) {
+            let _ = writeln!(
+                out,
+                "outdial_queue_ready{{agent=\"{agent}\",class=\"{class}\"}} {n}"
+            );
+        }
+    }
+    let per_agent = [
+        (
+            "outdial_queue_waiting",
+            "Queued calls waiting for a time (scheduled, retry, window, hours), by agent.",
+        ),
+        (
+            "outdial_agent_active_calls",
+            "Attempts running now, by agent.",
+        ),
+    ];
+    for (i, (name, help)) in per_agent.into_iter().enumerate() {
+        family(out, name, "gauge", help);
+        for (agent, d) in &load.agents {
+            let n = if i == 0 { d.waiting } else { d.live };
+            let _ = writeln!(out, "{name}{{agent=\"{agent}\"}} {n}");
+        }
+    }
+    let per_trunk: [(&str, &str, fn(&(String, u32, u32, bool)) -> String); 3] = [
+        (
+            "outdial_trunk_channels_in_use",
+            "Channels in use, by trunk.",
+            |t| t.1.to_string(),
+        ),
+        (
+            "outdial_trunk_channels",
+            "Channels configured, by trunk.",
+            |t| t.2.to_string(),
+        ),
+        (
+            "outdial_trunk_paced",
+            "1 while the trunk's calls-per-second cap or a carrier back-off holds new calls.",
+            |t| u8::from(t.3).to_string(),
+        ),
+    ];
+    for (name, help, value) in per_trunk {
+        family(out, name, "gauge", help);
+        for t in &load.trunks {
+            let _ = writeln!(out, "{name}{{trunk=\"{}\"}} {}", t.0, value(t));
+        }
+    }
+}
 
 pub async fn render(
     state: web::Data<AppState>,
@@ -49,6 +108,19 @@ pub async fn render(
         let metric = format!("outdial_sip_{name}_total");
         family(&mut out, &metric, "counter", help);
         let _ = writeln!(out, "{metric} {}", counter.load(Ordering::Relaxed));
+    }
+    let load = state.scheduler.send(LoadReport).await.unwrap_or_default();
+    render_load(&mut out, &load);
+    let summary = state.store.call_summary(None).await?;
+    family(
+        &mut out,
+        "outdial_answer_ratio",
+        "gauge",
+        "Of the finished (Completed or Failed) calls, the share answered.",
+    );
+    if summary.finished > 0 {
+        let ratio = summary.answered as f64 / summary.finished as f64;
+        let _ = writeln!(out, "outdial_answer_ratio {ratio}");
     }
     state.bus.metrics().render(&mut out);
     let pending = state.store.pending_deliveries().await?;

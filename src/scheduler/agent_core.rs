@@ -258,6 +258,15 @@ impl AgentCore {
         }
     }
 
+    /// Ready calls per class (urgent, high, normal, bulk, at their
+    /// effective priority) and calls waiting for a time.
+    pub fn depths(&self) -> ([usize; 4], usize) {
+        (
+            self.queue.class_counts(),
+            self.calls.len() - self.queue.len(),
+        )
+    }
+
     /// Calls held, ready or waiting.
     pub fn len(&self) -> usize {
         self.calls.len()

@@ -223,7 +223,13 @@ impl Dwrr {
     /// Whether this agent's trunk is full, and whether its pacing holds
     /// grants back at `now` (for the queue list's wait reasons).
     pub fn trunk_state(&self, agent: AgentSlot, now: Instant) -> (bool, bool) {
-        match self.closed(self.agents[agent].trunk, now) {
+        self.trunk_closed(self.agents[agent].trunk, now)
+    }
+
+    /// Whether this trunk is full, and whether its pacing holds grants back
+    /// at `now`.
+    pub fn trunk_closed(&self, trunk: TrunkSlot, now: Instant) -> (bool, bool) {
+        match self.closed(trunk, now) {
             Some(Closed::Full) => (true, false),
             Some(Closed::PacedUntil(_)) => (false, true),
             None => (false, false),

@@ -100,6 +100,13 @@ impl AgentQueue {
         }
     }
 
+    /// Queued calls per class: urgent (10), high (7-9), normal (5-6) and
+    /// bulk (0-4).
+    pub fn class_counts(&self) -> [usize; 4] {
+        let sum = |lo: usize, hi: usize| self.counts[lo..=hi].iter().sum();
+        [sum(10, 10), sum(7, 9), sum(5, 6), sum(0, 4)]
+    }
+
     pub fn len(&self) -> usize {
         self.live.len()
     }
