@@ -217,8 +217,16 @@ pub struct LoadReport;
 #[derive(Debug, Clone, Default)]
 pub struct Load {
     pub agents: Vec<(AgentId, AgentDepths)>,
-    /// Name, channels in use, channels, paced now.
-    pub trunks: Vec<(String, u32, u32, bool)>,
+    pub trunks: Vec<TrunkLoad>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TrunkLoad {
+    pub name: String,
+    pub in_use: u32,
+    pub channels: u32,
+    /// Pacing (or a carrier back-off) holds new calls now.
+    pub paced: bool,
 }
 
 impl Handler<LoadReport> for Scheduler {
@@ -229,9 +237,13 @@ impl Handler<LoadReport> for Scheduler {
             .trunks
             .iter()
             .map(|(name, &slot)| {
-                let max = self.services.trunks.get(name).map_or(0, |t| t.max_channels);
                 let (_, paced) = self.core.trunk_closed(slot, now);
-                (name.clone(), self.core.trunk_in_use(slot), max, paced)
+                TrunkLoad {
+                    name: name.clone(),
+                    in_use: self.core.trunk_in_use(slot),
+                    channels: self.services.trunks.get(name).map_or(0, |t| t.max_channels),
+                    paced,
+                }
             })
             .collect();
         trunks.sort();
