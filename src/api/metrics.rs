@@ -44,27 +44,22 @@ fn render_load(out: &mut String, load: &Load) {
             let _ = writeln!(out, "{name}{{agent=\"{agent}\"}} {n}");
         }
     }
-    let per_trunk: [(&str, &str, fn(&(String, u32, u32, bool)) -> String); 3] = [
+    let gauges = [
         (
             "outdial_trunk_channels_in_use",
             "Channels in use, by trunk.",
-            |t| t.1.to_string(),
         ),
-        (
-            "outdial_trunk_channels",
-            "Channels configured, by trunk.",
-            |t| t.2.to_string(),
-        ),
+        ("outdial_trunk_channels", "Channels configured, by trunk."),
         (
             "outdial_trunk_paced",
             "1 while the trunk's calls-per-second cap or a carrier back-off holds new calls.",
-            |t| u8::from(t.3).to_string(),
         ),
     ];
-    for (name, help, value) in per_trunk {
+    for (i, (name, help)) in gauges.into_iter().enumerate() {
         family(out, name, "gauge", help);
         for t in &load.trunks {
-            let _ = writeln!(out, "{name}{{trunk=\"{}\"}} {}", t.0, value(t));
+            let value = [t.in_use, t.channels, u32::from(t.paced)][i];
+            let _ = writeln!(out, "{name}{{trunk=\"{}\"}} {value}", t.name);
         }
     }
 }
