@@ -17,11 +17,24 @@
 //! goes back to the rotation. Only as many parked agents are touched as the
 //! trunk can take, so every operation is O(1) amortised however many
 //! agents wait.
+//!
+//! Priority 10 is dispatched on the next free slot. An eligible agent whose
+//! top queued priority is [`URGENT`] leaves the rotation (or its wait line)
+//! for its trunk's urgent line, which is served before that trunk's wait
+//! line and before the rotation, one grant per agent in turn. Urgent grants
+//! spend no deficit, and the other agents keep their deficits and places,
+//! so the weighted shares among them are as before. When the trunk is
+//! closed its urgent agents wait there and take its next opening. An agent
+//! whose top priority drops below [`URGENT`] goes back to the rotation: to
+//! its old place in it if that is still there, else to the back.
 
 use super::pacer::Pacer;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::time::Instant;
+
+/// Top queued priority at which an agent is served before the rotation.
+pub const URGENT: u8 = 10;
 
 #[cfg(test)]
 mod props;
@@ -38,6 +51,11 @@ enum Place {
     /// In no queue: nothing to dial, disabled, or at its concurrency limit.
     Out,
     Rotation,
+    /// In this trunk's urgent line; the ticket works as for `Parked`.
+    Urgent {
+        trunk: TrunkSlot,
+        ticket: u32,
+    },
     /// In this trunk's wait line. The ticket tells the live line entry from
     /// stale ones left by earlier stays (lines are cleaned lazily).
     Parked {
@@ -57,8 +75,12 @@ struct AgentState {
     busy: u32,
     deficit: u64,
     place: Place,
-    /// Tickets handed out so far, for `Place::Parked`.
+    /// Tickets handed out so far, for `Place::Parked` and `Place::Urgent`.
     tickets: u32,
+    /// Has an entry in `Dwrr::rotation`, live only while `place` is
+    /// `Rotation` (an agent that turned urgent leaves it there, stale, and
+    /// takes it up again if it comes back before the entry is dropped).
+    in_rotation: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -70,11 +92,23 @@ struct TrunkState {
     line: VecDeque<(AgentSlot, u32)>,
     /// Live entries in `line`.
     parked: usize,
+    /// Urgent agents on this trunk, served one grant each in turn before
+    /// `line`.
+    urgent: VecDeque<(AgentSlot, u32)>,
+    /// Live entries in `urgent`.
+    urgent_live: usize,
     /// Queued in `Dwrr::ready`.
     ready: bool,
-    /// When pacing lets the parked agents go, while pacing is what holds
+    /// When pacing lets the waiting agents go, while pacing is what holds
     /// them; mirrored in `Dwrr::wakes`.
     wake: Option<Instant>,
+}
+
+impl TrunkState {
+    /// Agents waiting for this trunk: parked or urgent.
+    fn waiting(&self) -> usize {
+        self.parked + self.urgent_live
+    }
 }
 
 /// Why a trunk cannot take a call now.
@@ -92,7 +126,8 @@ pub struct Dwrr {
     agents: Vec<AgentState>,
     trunks: Vec<TrunkState>,
     rotation: VecDeque<AgentSlot>,
-    /// Trunks that may have room for their parked agents, served first.
+    /// Trunks that may have room for their urgent or parked agents, served
+    /// first. A trunk with urgent agents stays here until found closed.
     ready: VecDeque<TrunkSlot>,
     /// Pacing wake-ups, earliest first. An entry that differs from its
     /// trunk's `wake` is stale; stale entries are dropped from the top at
@@ -130,6 +165,8 @@ impl Dwrr {
             pacer,
             line: VecDeque::new(),
             parked: 0,
+            urgent: VecDeque::new(),
+            urgent_live: 0,
             ready: false,
             wake: None,
         });
@@ -148,6 +185,7 @@ impl Dwrr {
             deficit: 0,
             place: Place::Out,
             tickets: 0,
+            in_rotation: false,
         });
         self.agents.len() - 1
     }
@@ -206,7 +244,7 @@ impl Dwrr {
     }
 
     /// The earliest instant at which a trunk held by pacing, with agents
-    /// parked on it, may grant again: call [`Dwrr::grant`] then. None when
+    /// waiting on it, may grant again: call [`Dwrr::grant`] then. None when
     /// no agent waits for time to pass.
     pub fn next_wake(&self) -> Option<Instant> {
         self.wakes.peek().map(|&Reverse((at, _))| at)
@@ -243,18 +281,33 @@ impl Dwrr {
             .or_else(|| self.grant_from_rotation(now))
     }
 
-    /// Serve the wait lines of trunks that may have opened.
+    /// Serve the urgent and wait lines of trunks that may have opened.
     fn grant_from_lines(&mut self, now: Instant) -> Option<Grant> {
         while let Some(&trunk) = self.ready.front() {
             let closed = self.closed(trunk, now);
             let t = &mut self.trunks[trunk];
-            if t.parked == 0 || closed.is_some() {
+            if t.waiting() == 0 || closed.is_some() {
                 t.ready = false;
                 self.ready.pop_front();
-                if let (true, Some(Closed::PacedUntil(at))) = (t.parked > 0, closed) {
+                if let (true, Some(Closed::PacedUntil(at))) = (t.waiting() > 0, closed) {
                     self.set_wake(trunk, at);
                 }
                 continue;
+            }
+            if t.urgent_live > 0 {
+                let Some((slot, ticket)) = t.urgent.pop_front() else {
+                    unreachable!("a trunk with urgent agents has an urgent line");
+                };
+                if self.agents[slot].place != (Place::Urgent { trunk, ticket }) {
+                    continue;
+                }
+                t.urgent.push_back((slot, ticket));
+                if t.wake.is_some() {
+                    self.set_wake_none(trunk);
+                }
+                let grant = self.take_slot(slot, trunk, now);
+                self.reconsider(slot);
+                return Some(grant);
             }
             let Some(&(slot, ticket)) = t.line.front() else {
                 unreachable!("a trunk with parked agents has a line");
@@ -279,16 +332,23 @@ impl Dwrr {
 
     fn grant_from_rotation(&mut self, now: Instant) -> Option<Grant> {
         while let Some(&slot) = self.rotation.front() {
+            if self.agents[slot].place != Place::Rotation {
+                self.rotation.pop_front();
+                self.agents[slot].in_rotation = false;
+                continue;
+            }
             if !self.eligible(slot) {
                 self.rotation.pop_front();
                 let a = &mut self.agents[slot];
                 a.place = Place::Out;
+                a.in_rotation = false;
                 a.deficit = 0;
                 continue;
             }
             let trunk = self.agents[slot].trunk;
             if let Some(closed) = self.closed(trunk, now) {
                 self.rotation.pop_front();
+                self.agents[slot].in_rotation = false;
                 self.park(slot, trunk);
                 if let Closed::PacedUntil(at) = closed {
                     self.set_wake(trunk, at);
@@ -305,16 +365,24 @@ impl Dwrr {
         None
     }
 
-    /// Account one grant to this agent on this trunk.
+    /// Account one grant to this agent on this trunk, spending its
+    /// deficit.
     fn charge(&mut self, slot: AgentSlot, trunk: TrunkSlot, now: Instant) -> Grant {
-        let t = &mut self.trunks[trunk];
-        t.in_use += 1;
-        t.pacer.record(now);
         let a = &mut self.agents[slot];
         if a.deficit == 0 {
             a.deficit = u64::from(a.weight) * (1 + u64::from(a.top_priority));
         }
         a.deficit -= 1;
+        self.take_slot(slot, trunk, now)
+    }
+
+    /// Account one grant to this agent on this trunk: its channel, pacing,
+    /// and the agent's busy and queued counts.
+    fn take_slot(&mut self, slot: AgentSlot, trunk: TrunkSlot, now: Instant) -> Grant {
+        let t = &mut self.trunks[trunk];
+        t.in_use += 1;
+        t.pacer.record(now);
+        let a = &mut self.agents[slot];
         a.busy += 1;
         a.queued -= 1;
         Grant { agent: slot, trunk }
@@ -335,22 +403,76 @@ impl Dwrr {
     }
 
     /// Put an agent where it belongs after its state changed: into the
-    /// rotation if it became eligible, out of a wait line if it can no
-    /// longer use that trunk.
+    /// rotation if it became eligible, into its trunk's urgent line if it
+    /// became urgent, out of a wait or urgent line if it can no longer use
+    /// that trunk or is no longer urgent.
     fn reconsider(&mut self, agent: AgentSlot) {
         let eligible = self.eligible(agent);
         let a = &self.agents[agent];
-        if let Place::Parked { trunk, .. } = a.place {
-            if a.trunk != trunk || !eligible {
+        let urgent = eligible && a.top_priority >= URGENT;
+        match a.place {
+            Place::Parked { trunk, .. } if a.trunk != trunk || !eligible || urgent => {
                 self.unpark(agent);
                 if !eligible {
                     self.agents[agent].deficit = 0;
                 }
             }
+            Place::Urgent { trunk, .. } if a.trunk != trunk || !urgent => {
+                self.leave_urgent(agent);
+                if !eligible {
+                    self.agents[agent].deficit = 0;
+                }
+            }
+            // The rotation entry stays, stale, until reached or taken up
+            // again.
+            Place::Rotation if urgent => self.agents[agent].place = Place::Out,
+            _ => {}
         }
-        if self.agents[agent].place == Place::Out && eligible {
-            self.agents[agent].place = Place::Rotation;
-            self.rotation.push_back(agent);
+        if self.agents[agent].place != Place::Out || !eligible {
+            return;
+        }
+        if urgent {
+            self.join_urgent(agent);
+        } else {
+            let a = &mut self.agents[agent];
+            a.place = Place::Rotation;
+            if !a.in_rotation {
+                a.in_rotation = true;
+                self.rotation.push_back(agent);
+            }
+        }
+    }
+
+    fn join_urgent(&mut self, agent: AgentSlot) {
+        let a = &mut self.agents[agent];
+        let trunk = a.trunk;
+        a.tickets = a.tickets.wrapping_add(1);
+        a.place = Place::Urgent {
+            trunk,
+            ticket: a.tickets,
+        };
+        let t = &mut self.trunks[trunk];
+        t.urgent.push_back((agent, a.tickets));
+        t.urgent_live += 1;
+        if t.urgent.len() > 2 * t.urgent_live + 64 {
+            let agents = &self.agents;
+            t.urgent
+                .retain(|&(slot, ticket)| agents[slot].place == Place::Urgent { trunk, ticket });
+        }
+        self.mark_ready(trunk);
+    }
+
+    /// Take an urgent agent out of its trunk's urgent line (its entry turns
+    /// stale).
+    fn leave_urgent(&mut self, agent: AgentSlot) {
+        let Place::Urgent { trunk, .. } = self.agents[agent].place else {
+            return;
+        };
+        self.agents[agent].place = Place::Out;
+        let t = &mut self.trunks[trunk];
+        t.urgent_live -= 1;
+        if t.waiting() == 0 && t.wake.is_some() {
+            self.set_wake_none(trunk);
         }
     }
 
@@ -381,15 +503,15 @@ impl Dwrr {
         self.agents[agent].place = Place::Out;
         let t = &mut self.trunks[trunk];
         t.parked -= 1;
-        if t.parked == 0 && t.wake.is_some() {
+        if t.waiting() == 0 && t.wake.is_some() {
             self.set_wake_none(trunk);
         }
     }
 
-    /// The trunk may have room for its parked agents: look on next grant.
+    /// The trunk may have room for its waiting agents: look on next grant.
     fn mark_ready(&mut self, trunk: TrunkSlot) {
         let t = &mut self.trunks[trunk];
-        if t.parked > 0 && !t.ready {
+        if t.waiting() > 0 && !t.ready {
             t.ready = true;
             self.ready.push_back(trunk);
         }

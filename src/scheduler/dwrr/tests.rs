@@ -250,3 +250,154 @@ fn moving_a_parked_agent_to_another_trunk_frees_it() {
     let g = drain(&mut d, base);
     assert!(g.len() >= 4 && g.iter().all(|g| g.agent == b && g.trunk == other));
 }
+
+#[test]
+fn an_urgent_agent_takes_the_next_free_slot() {
+    let now = Instant::now();
+    let mut d = Dwrr::new();
+    let t = d.add_trunk(10, None);
+    let a = d.add_agent(1, 10, t);
+    let b = d.add_agent(100, 100, t);
+    d.set_backlog(b, 10_000, 4);
+    assert_eq!(drain(&mut d, now).len(), 10, "b fills the trunk");
+    d.set_backlog(a, 1, URGENT);
+    assert_eq!(drain(&mut d, now), vec![], "the trunk is full");
+    d.release(b, t, true);
+    assert_eq!(drain(&mut d, now), vec![Grant { agent: a, trunk: t }]);
+    // a ran dry: b has the trunk again.
+    d.release(b, t, true);
+    assert_eq!(drain(&mut d, now), vec![Grant { agent: b, trunk: t }]);
+}
+
+#[test]
+fn urgent_agents_take_turns_before_the_rotation() {
+    let now = Instant::now();
+    let mut d = Dwrr::new();
+    let t = d.add_trunk(u32::MAX, None);
+    let n = d.add_agent(100, u32::MAX, t);
+    let u1 = d.add_agent(1, u32::MAX, t);
+    let u2 = d.add_agent(50, u32::MAX, t);
+    d.set_backlog(n, 1000, 9);
+    d.set_backlog(u1, 3, URGENT);
+    d.set_backlog(u2, 2, URGENT);
+    let order: Vec<_> = (0..7).map(|_| d.grant(now).unwrap().agent).collect();
+    assert_eq!(order, [u1, u2, u1, u2, u1, n, n]);
+}
+
+#[test]
+fn urgent_agents_on_a_full_trunk_take_turns_at_each_release() {
+    let now = Instant::now();
+    let mut d = Dwrr::new();
+    let t = d.add_trunk(1, None);
+    let n = d.add_agent(1, 10, t);
+    let u1 = d.add_agent(1, 10, t);
+    let u2 = d.add_agent(1, 10, t);
+    d.set_backlog(n, 100, 0);
+    assert_eq!(drain(&mut d, now).len(), 1);
+    d.set_backlog(u1, 100, URGENT);
+    d.set_backlog(u2, 100, URGENT);
+    let mut last = n;
+    let mut order = Vec::new();
+    for _ in 0..4 {
+        d.release(last, t, true);
+        let g = drain(&mut d, now);
+        assert_eq!(g.len(), 1, "one channel");
+        last = g[0].agent;
+        order.push(last);
+    }
+    assert_eq!(order, [u1, u2, u1, u2]);
+}
+
+#[test]
+fn an_urgent_agent_goes_before_the_parked_ones() {
+    let base = Instant::now();
+    let mut d = Dwrr::new();
+    let t = d.add_trunk(1, None);
+    let a = d.add_agent(1, 10, t);
+    let b = d.add_agent(5, 10, t);
+    let u = d.add_agent(1, 10, t);
+    d.set_backlog(a, 10, 0);
+    d.set_backlog(b, 10, 0);
+    assert_eq!(drain(&mut d, base), vec![Grant { agent: a, trunk: t }]);
+    // b is parked on the full trunk, then u turns urgent.
+    d.set_backlog(u, 2, URGENT);
+    assert_eq!(drain(&mut d, base), vec![]);
+    d.release(a, t, true);
+    assert_eq!(drain(&mut d, base), vec![Grant { agent: u, trunk: t }]);
+    d.release(u, t, true);
+    assert_eq!(drain(&mut d, base), vec![Grant { agent: u, trunk: t }]);
+    d.release(u, t, true);
+    assert_eq!(
+        drain(&mut d, base),
+        vec![Grant { agent: b, trunk: t }],
+        "u ran dry: the parked agent is next"
+    );
+}
+
+#[test]
+fn a_paced_trunk_opens_for_its_urgent_agent_first() {
+    let base = Instant::now();
+    let mut d = Dwrr::new();
+    let t = d.add_trunk(100, Some(1.0));
+    let a = d.add_agent(1, 100, t);
+    let b = d.add_agent(1, 100, t);
+    let u = d.add_agent(1, 100, t);
+    d.set_backlog(a, 10, 0);
+    d.set_backlog(b, 10, 0);
+    assert_eq!(drain(&mut d, base), vec![Grant { agent: a, trunk: t }]);
+    d.set_backlog(u, 1, URGENT);
+    assert_eq!(drain(&mut d, base + ms(10)), vec![]);
+    assert_eq!(d.next_wake(), Some(base + ms(1000)));
+    assert_eq!(
+        drain(&mut d, base + ms(1000)),
+        vec![Grant { agent: u, trunk: t }]
+    );
+    assert_eq!(
+        drain(&mut d, base + ms(2000)),
+        vec![Grant { agent: b, trunk: t }]
+    );
+}
+
+#[test]
+fn an_agent_no_longer_urgent_goes_back_to_its_share() {
+    let now = Instant::now();
+    let mut d = Dwrr::new();
+    let t = d.add_trunk(u32::MAX, None);
+    let a = d.add_agent(1, u32::MAX, t);
+    let b = d.add_agent(3, u32::MAX, t);
+    let u = d.add_agent(2, u32::MAX, t);
+    d.set_backlog(a, 1000, 0);
+    d.set_backlog(b, 1000, 0);
+    let mut next = || d.grant(now).unwrap().agent;
+    assert_eq!([next(), next()], [a, b]);
+    d.set_backlog(u, 1000, URGENT);
+    let order: Vec<_> = (0..3).map(|_| d.grant(now).unwrap().agent).collect();
+    assert_eq!(order, [u, u, u]);
+    d.set_backlog(u, 1000, 0);
+    // b keeps the turn it had; u joins the rotation at the back.
+    let order: Vec<_> = (0..10).map(|_| d.grant(now).unwrap().agent).collect();
+    assert_eq!(order, [b, b, a, u, u, b, b, b, a, u]);
+}
+
+#[test]
+fn an_urgent_agent_takes_back_its_place_in_the_rotation() {
+    let now = Instant::now();
+    let mut d = Dwrr::new();
+    let t = d.add_trunk(u32::MAX, None);
+    let a = d.add_agent(1, u32::MAX, t);
+    let b = d.add_agent(1, u32::MAX, t);
+    let c = d.add_agent(1, u32::MAX, t);
+    for agent in [a, b, c] {
+        d.set_backlog(agent, 1000, 0);
+    }
+    assert_eq!(d.grant(now).unwrap().agent, a);
+    d.set_backlog(c, 1000, URGENT);
+    assert_eq!(d.grant(now).unwrap().agent, c);
+    d.set_backlog(c, 1000, 0);
+    let order: Vec<_> = (0..6).map(|_| d.grant(now).unwrap().agent).collect();
+    assert_eq!(
+        order,
+        [b, c, a, b, c, a],
+        "c has one entry, in its old place"
+    );
+}
