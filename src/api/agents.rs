@@ -52,7 +52,7 @@ async fn save(state: &AppState, agent: Agent) -> Result<Agent, Problem> {
     Ok(agent)
 }
 
-#[utoipa::path(get, path = "/api/v1/agents", tag = "agents",
+#[utoipa::path(get, path = "/api/v1/agents", operation_id = "listAgents", tag = "agents",
     responses((status = 200, description = "Every agent, by name", body = doc::AgentList)))]
 pub(crate) async fn list(state: web::Data<AppState>) -> HttpResponse {
     let mut agents: Vec<Agent> = state
@@ -66,7 +66,7 @@ pub(crate) async fn list(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "agents": agents }))
 }
 
-#[utoipa::path(post, path = "/api/v1/agents", tag = "agents",
+#[utoipa::path(post, path = "/api/v1/agents", operation_id = "createAgent", tag = "agents",
     request_body = doc::AgentCreate,
     responses(
         (status = 201, description = "The agent, created", body = doc::Agent),
@@ -93,8 +93,8 @@ pub(crate) async fn create(state: web::Data<AppState>, body: web::Bytes) -> Resu
     Ok(HttpResponse::Created().json(agent))
 }
 
-#[utoipa::path(get, path = "/api/v1/agents/{agentId}", tag = "agents",
-    params(("agentId" = String, Path, description = "The agent's id (a UUID)")),
+#[utoipa::path(get, path = "/api/v1/agents/{agentId}", operation_id = "getAgent", tag = "agents",
+    params(("agentId" = uuid::Uuid, Path, description = "The agent's id")),
     responses(
         (status = 200, description = "The agent", body = doc::Agent),
         (status = 400, description = "The id is not a UUID", body = doc::Problem, content_type = "application/problem+json"),
@@ -104,8 +104,8 @@ pub(crate) async fn get(state: web::Data<AppState>, path: web::Path<String>) -> 
     Ok(HttpResponse::Ok().json(existing(&state, &path)?))
 }
 
-#[utoipa::path(patch, path = "/api/v1/agents/{agentId}", tag = "agents",
-    params(("agentId" = String, Path, description = "The agent's id (a UUID)")),
+#[utoipa::path(patch, path = "/api/v1/agents/{agentId}", operation_id = "editAgent", tag = "agents",
+    params(("agentId" = uuid::Uuid, Path, description = "The agent's id")),
     request_body = doc::AgentPatch,
     responses(
         (status = 200, description = "The agent, edited", body = doc::Agent),
@@ -125,8 +125,8 @@ pub(crate) async fn patch(
 }
 
 /// Deleting an agent with live calls would strand them; cancel them first.
-#[utoipa::path(delete, path = "/api/v1/agents/{agentId}", tag = "agents",
-    params(("agentId" = String, Path, description = "The agent's id (a UUID)")),
+#[utoipa::path(delete, path = "/api/v1/agents/{agentId}", operation_id = "deleteAgent", tag = "agents",
+    params(("agentId" = uuid::Uuid, Path, description = "The agent's id")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "The id is not a UUID", body = doc::Problem, content_type = "application/problem+json"),

@@ -216,7 +216,7 @@ fn to_json(value: &impl Serialize) -> Vec<u8> {
     serde_json::to_vec(value).expect("API answers serialise")
 }
 
-#[utoipa::path(post, path = "/api/v1/calls", tag = "calls",
+#[utoipa::path(post, path = "/api/v1/calls", operation_id = "scheduleCall", tag = "calls",
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer again")),
     request_body = doc::CallCreate,
     responses(
@@ -270,7 +270,7 @@ struct Failed {
     errors: Vec<FieldError>,
 }
 
-#[utoipa::path(post, path = "/api/v1/calls/bulk", tag = "calls",
+#[utoipa::path(post, path = "/api/v1/calls/bulk", operation_id = "scheduleCalls", tag = "calls",
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer again")),
     request_body = doc::BulkCreate,
     responses(
@@ -347,8 +347,8 @@ pub(crate) async fn bulk(
     Ok(json_answer(status, answer))
 }
 
-#[utoipa::path(get, path = "/api/v1/calls/{callId}", tag = "calls",
-    params(("callId" = String, Path, description = "The call's id (a UUID)")),
+#[utoipa::path(get, path = "/api/v1/calls/{callId}", operation_id = "getCall", tag = "calls",
+    params(("callId" = uuid::Uuid, Path, description = "The call's id")),
     responses(
         (status = 200, description = "The call, its attempts and history", body = doc::CallDetail),
         (status = 404, description = "No such call", body = doc::Problem, content_type = "application/problem+json"),
@@ -363,8 +363,8 @@ pub(crate) async fn get(state: web::Data<AppState>, path: web::Path<String>) -> 
 
 /// Cancel a call that has not started dialing. The store's compare-and-set
 /// decides a race with the dialer: exactly one of them wins.
-#[utoipa::path(delete, path = "/api/v1/calls/{callId}", tag = "calls",
-    params(("callId" = String, Path, description = "The call's id (a UUID)")),
+#[utoipa::path(delete, path = "/api/v1/calls/{callId}", operation_id = "cancelCall", tag = "calls",
+    params(("callId" = uuid::Uuid, Path, description = "The call's id")),
     responses(
         (status = 200, description = "The call, canceled", body = doc::CallDetail),
         (status = 404, description = "No such call", body = doc::Problem, content_type = "application/problem+json"),
@@ -476,7 +476,7 @@ fn list_query(req: &HttpRequest) -> Result<CallQuery, Problem> {
     Ok(q)
 }
 
-#[utoipa::path(get, path = "/api/v1/calls/queue/list", tag = "calls",
+#[utoipa::path(get, path = "/api/v1/calls/queue/list", operation_id = "listCalls", tag = "calls",
     params(doc::ListQuery),
     responses(
         (status = 200, description = "A page of calls", body = doc::CallPage),
@@ -514,7 +514,7 @@ fn agent_filter(req: &HttpRequest) -> Result<Option<AgentId>, Problem> {
     Ok(agent)
 }
 
-#[utoipa::path(get, path = "/api/v1/calls/statistics/statuses", tag = "calls",
+#[utoipa::path(get, path = "/api/v1/calls/statistics/statuses", operation_id = "callStatusCounts", tag = "calls",
     params(doc::AgentFilter),
     responses(
         (status = 200, description = "Calls per status", body = doc::StatusCounts),
@@ -553,7 +553,7 @@ impl From<CallSummary> for Summary {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/calls/statistics/summary", tag = "calls",
+#[utoipa::path(get, path = "/api/v1/calls/statistics/summary", operation_id = "callSummary", tag = "calls",
     params(doc::AgentFilter),
     responses(
         (status = 200, description = "Figures over Completed and Failed calls", body = doc::Summary),

@@ -62,7 +62,7 @@ struct Failed {
     errors: Vec<FieldError>,
 }
 
-#[utoipa::path(post, path = "/api/v1/dnc", tag = "dnc",
+#[utoipa::path(post, path = "/api/v1/dnc", operation_id = "addDncNumbers", tag = "dnc",
     request_body = doc::DncAdd,
     responses(
         (status = 200, description = "The numbers added and those refused", body = doc::DncAddResult),
@@ -138,8 +138,8 @@ fn path_number(path: &str) -> Result<String, Problem> {
 
 /// Is this number listed? With `agentId`: may that agent call it (either
 /// list forbids); without: on which lists is it.
-#[utoipa::path(get, path = "/api/v1/dnc/{number}", tag = "dnc",
-    params(("number" = String, Path, description = "A phone number (E.164, or national with a region the engine can tell)"), doc::AgentFilter),
+#[utoipa::path(get, path = "/api/v1/dnc/{number}", operation_id = "checkDncNumber", tag = "dnc",
+    params(("number" = String, Path, description = "A phone number, in E.164", example = "+15550001111"), doc::AgentFilter),
     responses(
         (status = 200, description = "Whether the number is listed, and on which lists", body = doc::DncCheck),
         (status = 422, description = "Not a phone number, or a bad query parameter", body = doc::Problem, content_type = "application/problem+json"),
@@ -164,8 +164,8 @@ pub(crate) async fn check(
     })))
 }
 
-#[utoipa::path(delete, path = "/api/v1/dnc/{number}", tag = "dnc",
-    params(("number" = String, Path, description = "A phone number (E.164, or national with a region the engine can tell)"), doc::AgentFilter),
+#[utoipa::path(delete, path = "/api/v1/dnc/{number}", operation_id = "removeDncNumber", tag = "dnc",
+    params(("number" = String, Path, description = "A phone number, in E.164", example = "+15550001111"), doc::AgentFilter),
     responses(
         (status = 204, description = "Removed from the list (the organisation's, or the agent's with `agentId`)"),
         (status = 404, description = "The number is not on that list", body = doc::Problem, content_type = "application/problem+json"),

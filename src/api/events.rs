@@ -73,7 +73,7 @@ fn frame(ev: &CallEvent) -> Bytes {
     Bytes::from(format!("event: {}\ndata: {data}\n\n", ev.event))
 }
 
-#[utoipa::path(get, path = "/api/v1/events", tag = "events",
+#[utoipa::path(get, path = "/api/v1/events", operation_id = "streamEvents", tag = "events",
     params(
         ("agentId" = Option<uuid::Uuid>, Query, description = "Only this agent's calls"),
         ("callId" = Option<uuid::Uuid>, Query, description = "Only this call"),

@@ -41,6 +41,7 @@ use utoipa::{Modify, OpenApi};
         super::webhooks::redeliver,
         serve,
     ),
+    components(schemas(doc::Order)),
     modifiers(&Common),
     tags(
         (name = "agents", description = "Who calls: caller id, trunk, capacity, hours, retries, webhooks"),
@@ -125,7 +126,7 @@ pub fn routes() -> Vec<ApiRoute> {
     vec![ApiRoute::new("/openapi.json", Method::GET, serve)]
 }
 
-#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta",
+#[utoipa::path(get, path = "/api/v1/openapi.json", operation_id = "openapiDocument", tag = "meta",
     responses((status = 200, description = "This document (OpenAPI 3.1)", content_type = "application/json", body = Object)))]
 pub(crate) async fn serve() -> HttpResponse {
     HttpResponse::Ok()
@@ -289,17 +290,20 @@ pub mod doc {
     pub struct AgentCreate {
         /// Chosen by the engine when left out.
         pub id: Option<Uuid>,
-        #[schema(min_length = 1, max_length = 200)]
+        #[schema(min_length = 1, max_length = 200, example = "Reminders")]
         pub name: String,
         /// Default true.
         pub is_enabled: Option<bool>,
-        /// IANA zone, e.g. `America/New_York`.
+        /// IANA zone.
+        #[schema(example = "America/New_York")]
         pub timezone: String,
-        #[schema(minimum = 1, maximum = 100000)]
+        #[schema(minimum = 1, maximum = 100000, example = 5)]
         pub max_concurrent_calls: u32,
-        /// E.164, e.g. `+12125550100`.
+        /// E.164.
+        #[schema(example = "+12125550100")]
         pub caller_id: String,
         /// A trunk named in the config.
+        #[schema(example = "sandbox")]
         pub trunk: String,
         /// Default 45.
         #[schema(minimum = 1, maximum = 600)]
@@ -349,8 +353,10 @@ pub mod doc {
     #[derive(Serialize, ToSchema)]
     #[serde(rename_all = "camelCase", deny_unknown_fields)]
     pub struct CallCreate {
+        #[schema(example = "00000000-0000-4000-8000-000000000001")]
         pub agent_id: Uuid,
         /// A phone number (E.164) or a SIP URI.
+        #[schema(example = "+15550001111")]
         pub endpoint: String,
         /// 0 to 10, higher sooner; default 5.
         #[schema(minimum = 0, maximum = 10)]
@@ -370,6 +376,7 @@ pub mod doc {
     #[serde(rename_all = "camelCase", deny_unknown_fields)]
     pub struct BulkItem {
         pub agent_id: Option<Uuid>,
+        #[schema(example = "+15550002222")]
         pub endpoint: String,
         #[schema(minimum = 0, maximum = 10)]
         pub priority: Option<u8>,
@@ -383,6 +390,7 @@ pub mod doc {
     #[serde(rename_all = "camelCase", deny_unknown_fields)]
     pub struct BulkCreate {
         /// The agent of every item that names none.
+        #[schema(example = "00000000-0000-4000-8000-000000000001")]
         pub agent_id: Option<Uuid>,
         #[schema(max_items = 10000)]
         pub calls: Vec<BulkItem>,
@@ -521,7 +529,7 @@ pub mod doc {
     #[serde(rename_all = "camelCase", deny_unknown_fields)]
     pub struct DncAdd {
         /// Phone numbers; at most 100,000.
-        #[schema(max_items = 100000)]
+        #[schema(max_items = 100000, example = json!(["+15550003333"]))]
         pub numbers: Vec<String>,
         /// The agent's list; the organisation's when left out.
         pub agent_id: Option<Uuid>,

@@ -47,8 +47,8 @@ fn view(d: &Delivery) -> Value {
     })
 }
 
-#[utoipa::path(get, path = "/api/v1/calls/{callId}/webhooks", tag = "webhooks",
-    params(("callId" = String, Path, description = "The call's id (a UUID)")),
+#[utoipa::path(get, path = "/api/v1/calls/{callId}/webhooks", operation_id = "listCallWebhookDeliveries", tag = "webhooks",
+    params(("callId" = uuid::Uuid, Path, description = "The call's id")),
     responses(
         (status = 200, description = "The call's webhook deliveries, in history order", body = doc::DeliveryList),
         (status = 404, description = "No such call", body = doc::Problem, content_type = "application/problem+json"),
@@ -70,8 +70,8 @@ pub(crate) async fn call_log(
 
 /// Send a delivery again, whatever its state: now, with a new retry
 /// period, under the same `webhook-id` (receivers deduplicate by it).
-#[utoipa::path(post, path = "/api/v1/webhooks/deliveries/{deliveryId}/redeliver", tag = "webhooks",
-    params(("deliveryId" = String, Path, description = "The delivery's id (a UUID)")),
+#[utoipa::path(post, path = "/api/v1/webhooks/deliveries/{deliveryId}/redeliver", operation_id = "redeliverWebhook", tag = "webhooks",
+    params(("deliveryId" = uuid::Uuid, Path, description = "The delivery's id")),
     responses(
         (status = 202, description = "The delivery, due again now", body = doc::Delivery),
         (status = 404, description = "No such delivery", body = doc::Problem, content_type = "application/problem+json"),
