@@ -1,8 +1,8 @@
 //! `/api/v1/agents`: create, list, read, edit and delete agents.
 
 use super::input::agent_body;
-use super::problem::Problem;
 use super::openapi::doc;
+use super::problem::Problem;
 use super::{parse_json, ApiRoute, AppState};
 use crate::actors::scheduler::UpsertAgent;
 use crate::domain::{Agent, AgentId};
@@ -74,7 +74,10 @@ pub(crate) async fn list(state: web::Data<AppState>) -> HttpResponse {
         (status = 409, description = "An agent with this id exists", body = doc::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, each named", body = doc::Problem, content_type = "application/problem+json"),
     ))]
-pub(crate) async fn create(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, Problem> {
+pub(crate) async fn create(
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
     let value = parse_json(&body)?;
     let mut agent = agent_body(&value, None, AgentId(Uuid::new_v4())).map_err(Problem::invalid)?;
     if let Some(id) = value.get("id") {
@@ -100,7 +103,10 @@ pub(crate) async fn create(state: web::Data<AppState>, body: web::Bytes) -> Resu
         (status = 400, description = "The id is not a UUID", body = doc::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such agent", body = doc::Problem, content_type = "application/problem+json"),
     ))]
-pub(crate) async fn get(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, Problem> {
+pub(crate) async fn get(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
     Ok(HttpResponse::Ok().json(existing(&state, &path)?))
 }
 

@@ -5,8 +5,8 @@ use super::access::Access;
 use super::agents::parse_agent_id;
 use super::idempotency::{self, Begin, Once};
 use super::input::{call_request, CallRequest};
-use super::problem::Problem;
 use super::openapi::doc;
+use super::problem::Problem;
 use super::{parse_json, ApiRoute, AppState};
 use crate::actors::scheduler::{QueueStatus, Schedule, Unschedule};
 use crate::domain::{AgentId, Attempt, Call, CallEvent, CallId, CallStatus, Cause, FieldError};
@@ -353,7 +353,10 @@ pub(crate) async fn bulk(
         (status = 200, description = "The call, its attempts and history", body = doc::CallDetail),
         (status = 404, description = "No such call", body = doc::Problem, content_type = "application/problem+json"),
     ))]
-pub(crate) async fn get(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, Problem> {
+pub(crate) async fn get(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
     let id = parse_call_id(&path)?;
     match state.store.get_call(id).await? {
         Some(d) => Ok(view(&state, &d).await),
@@ -482,7 +485,10 @@ fn list_query(req: &HttpRequest) -> Result<CallQuery, Problem> {
         (status = 200, description = "A page of calls", body = doc::CallPage),
         (status = 422, description = "A bad or unknown query parameter", body = doc::Problem, content_type = "application/problem+json"),
     ))]
-pub(crate) async fn queue_list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+pub(crate) async fn queue_list(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
     let q = list_query(&req)?;
     let page = state.store.list_calls(&q).await?;
     let info = queue_info(&state, &page.calls).await;
@@ -520,7 +526,10 @@ fn agent_filter(req: &HttpRequest) -> Result<Option<AgentId>, Problem> {
         (status = 200, description = "Calls per status", body = doc::StatusCounts),
         (status = 422, description = "A bad or unknown query parameter", body = doc::Problem, content_type = "application/problem+json"),
     ))]
-pub(crate) async fn statistics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+pub(crate) async fn statistics(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
     let counts = state.store.status_counts(agent_filter(&req)?).await?;
     let map: serde_json::Map<String, serde_json::Value> = counts
         .into_iter()
@@ -559,7 +568,10 @@ impl From<CallSummary> for Summary {
         (status = 200, description = "Figures over Completed and Failed calls", body = doc::Summary),
         (status = 422, description = "A bad or unknown query parameter", body = doc::Problem, content_type = "application/problem+json"),
     ))]
-pub(crate) async fn summary(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+pub(crate) async fn summary(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
     let figures = state.store.call_summary(agent_filter(&req)?).await?;
     Ok(HttpResponse::Ok().json(Summary::from(figures)))
 }

@@ -3,8 +3,8 @@
 //! that agent's. Scheduling a call to a listed number is refused, and a
 //! number listed after its call was queued is caught at dial time.
 
-use super::problem::Problem;
 use super::openapi::doc;
+use super::problem::Problem;
 use super::{parse_json, ApiRoute, AppState};
 use crate::domain::{AgentId, DncScope, Endpoint, FieldError};
 use actix_web::http::Method;
@@ -69,7 +69,10 @@ struct Failed {
         (status = 400, description = "Malformed JSON", body = doc::Problem, content_type = "application/problem+json"),
         (status = 422, description = "No `numbers` array, too many, a bad `agentId`, or an unknown field", body = doc::Problem, content_type = "application/problem+json"),
     ))]
-pub(crate) async fn add(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, Problem> {
+pub(crate) async fn add(
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
     let value = parse_json(&body)?;
     if let Some(extra) = value
         .as_object()

@@ -7,12 +7,12 @@
 //! a `lagged` event saying how many events it missed (the store keeps the
 //! full history).
 
-use super::problem::Problem;
 use super::openapi::doc;
+use super::problem::Problem;
 use super::{ApiRoute, AppState};
 use crate::domain::{AgentId, CallEvent, CallId};
-use actix_web::web::Bytes;
 use actix_web::http::Method;
+use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
@@ -82,7 +82,10 @@ fn frame(ev: &CallEvent) -> Bytes {
         (status = 200, description = "Server-Sent Events, one per call event (`event:` its name, `data:` the event as JSON), with keep-alive comments; the stream does not end", content_type = "text/event-stream", body = String),
         (status = 422, description = "A bad or unknown query parameter", body = doc::Problem, content_type = "application/problem+json"),
     ))]
-pub(crate) async fn stream(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+pub(crate) async fn stream(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
     let filter = Filter::parse(req.query_string())?;
     let rx = state.bus.subscribe();
     let body = futures::stream::unfold(rx, move |mut rx| async move {

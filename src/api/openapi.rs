@@ -73,10 +73,19 @@ impl Modify for Common {
             ),
         );
         let refusals = [
-            ("401", "No key, or a key the engine does not know (with `WWW-Authenticate: Bearer`)"),
+            (
+                "401",
+                "No key, or a key the engine does not know (with `WWW-Authenticate: Bearer`)",
+            ),
             ("403", "A read key sent a method other than GET or HEAD"),
-            ("429", "The key is over its rate limit (with `Retry-After` in seconds)"),
-            ("503", "The call store could not complete the request; try again"),
+            (
+                "429",
+                "The key is over its rate limit (with `Retry-After` in seconds)",
+            ),
+            (
+                "503",
+                "The call store could not complete the request; try again",
+            ),
         ];
         for (code, description) in refusals {
             let problem = ResponseBuilder::new()
@@ -86,7 +95,9 @@ impl Modify for Common {
                     Content::new(Some(RefOr::Ref(Ref::from_schema_name("Problem")))),
                 )
                 .build();
-            components.responses.insert(format!("Problem{code}"), problem.into());
+            components
+                .responses
+                .insert(format!("Problem{code}"), problem.into());
         }
         api.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
             "bearer",
@@ -653,10 +664,12 @@ mod tests {
             .unwrap()
             .iter()
             .flat_map(|(path, item)| {
-                ["get", "put", "post", "delete", "patch", "head", "options", "trace"]
-                    .into_iter()
-                    .filter(|m| item.get(*m).is_some())
-                    .map(|m| (path.clone(), m.to_string()))
+                [
+                    "get", "put", "post", "delete", "patch", "head", "options", "trace",
+                ]
+                .into_iter()
+                .filter(|m| item.get(*m).is_some())
+                .map(|m| (path.clone(), m.to_string()))
             })
             .collect();
         assert_eq!(registered, documented);
@@ -666,7 +679,10 @@ mod tests {
     fn the_document_is_openapi_3_1_with_bearer_keys() {
         let doc = doc();
         assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-        assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
         assert_eq!(doc["security"][0]["bearer"], serde_json::json!([]));
         let create = &doc["paths"]["/api/v1/calls"]["post"];
         assert!(create["responses"]["422"].is_object());

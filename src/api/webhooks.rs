@@ -4,8 +4,8 @@
 //! (`POST /api/v1/webhooks/deliveries/{deliveryId}/redeliver`).
 //! Secrets are accepted but never answered: agents show them masked.
 
-use super::problem::Problem;
 use super::openapi::doc;
+use super::problem::Problem;
 use super::{ApiRoute, AppState};
 use crate::domain::{FieldError, Webhook, WebhookSecret};
 use crate::store::outbox::Delivery;
