@@ -64,7 +64,10 @@ fn schemathesis_finds_no_server_error() {
         // worker's crash would count against the engine.
         .args(["--workers", "1"])
         .args(["--request-timeout", "20"])
+        // No example database: nothing is left behind between runs.
+        .args(["--generation-database", "none"])
         .arg("--no-color")
+        .current_dir(engine.dir())
         .env("NO_COLOR", "1")
         .env("SCHEMATHESIS_TELEMETRY", "false")
         .stdin(Stdio::null())
