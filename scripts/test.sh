@@ -2,7 +2,7 @@
 # The project's test command (README "Test it"; CI runs it through .ci/run).
 # Installs what the tests need when it is missing (SIPp, from Debian's
 # sip-tester package; headless Chromium and its WebDriver, from chromium and
-# chromium-driver), then runs, in order and stopping at the first failure:
+# chromium-driver; Schemathesis, from PyPI), then runs, in order and stopping at the first failure:
 # cargo fmt --check, cargo clippy -D warnings, and every test (unit tests,
 # the API tests against the real binary, the SIP outcome tests with SIPp as
 # the carrier, the kill -9 restart test, the dashboard in Chromium).
@@ -33,6 +33,14 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     as_root env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y --no-install-recommends chromium chromium-driver
 fi
+# The OpenAPI test runs Schemathesis against the live engine; it fails
+# (never skips) when it is missing.
+SCHEMATHESIS_VERSION=4.32.5
+if ! command -v schemathesis >/dev/null 2>&1 ||
+    ! schemathesis --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    echo "== installing Schemathesis $SCHEMATHESIS_VERSION (PyPI)"
+    python3 -m pip install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
+fi
 for component in rustfmt clippy; do
     if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
         echo "== installing the $component component"
@@ -42,6 +50,7 @@ done
 
 echo "== sipp: $( (sipp -v 2>&1 || true) | grep -m1 -o 'SIPp v[^ ]*' || true)"
 echo "== $(/usr/bin/chromedriver --version 2>&1 | head -n1 || true)"
+echo "== $(schemathesis --version 2>&1 | head -n1 || true)"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -11,6 +11,7 @@ pub mod events;
 pub mod idempotency;
 pub mod input;
 pub mod metrics;
+pub mod openapi;
 pub mod problem;
 pub mod webhooks;
 
@@ -23,9 +24,9 @@ use crate::store::Store;
 use actix::Addr;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::header;
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers};
-use actix_web::{web, HttpResponse, ResponseError};
+use actix_web::{web, FromRequest, Handler, HttpResponse, Responder, ResponseError};
 use problem::Problem;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
@@ -88,14 +89,70 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .wrap(from_fn(access::require_key))
-                .configure(agents::configure)
-                .configure(calls::configure)
-                .configure(events::configure)
-                .configure(dnc::configure)
-                .configure(webhooks::configure),
+                .configure(|cfg| register(cfg, api_routes())),
         )
         .configure(dashboard::configure)
         .default_service(web::to(not_found));
+}
+
+/// One route under `/api/v1`: its path (as actix-web writes it, relative
+/// to `/api/v1`), its method and its handler.
+pub struct ApiRoute {
+    pub path: &'static str,
+    pub method: Method,
+    route: actix_web::Route,
+}
+
+impl ApiRoute {
+    pub fn new<F, Args>(path: &'static str, method: Method, handler: F) -> ApiRoute
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        ApiRoute {
+            path,
+            route: web::method(method.clone()).to(handler),
+            method,
+        }
+    }
+}
+
+/// Every route under `/api/v1`, in matching order (a literal path before a
+/// pattern that would also match it). `configure` registers exactly these,
+/// and the OpenAPI document is checked against them
+/// (`openapi::tests`), so a route cannot be added without being
+/// documented.
+pub fn api_routes() -> Vec<ApiRoute> {
+    [
+        agents::routes(),
+        calls::routes(),
+        events::routes(),
+        dnc::routes(),
+        webhooks::routes(),
+        openapi::routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// One resource per path, in first-seen order, each answering 405 to the
+/// methods it does not serve.
+fn register(cfg: &mut web::ServiceConfig, routes: Vec<ApiRoute>) {
+    let mut paths: Vec<(&'static str, Vec<actix_web::Route>)> = Vec::new();
+    for r in routes {
+        match paths.iter_mut().find(|(p, _)| *p == r.path) {
+            Some((_, list)) => list.push(r.route),
+            None => paths.push((r.path, vec![r.route])),
+        }
+    }
+    for (path, list) in paths {
+        let resource = list
+            .into_iter()
+            .fold(web::resource(path), |res, route| res.route(route));
+        cfg.service(resource.default_service(web::to(method_not_allowed)));
+    }
 }
 
 async fn health() -> HttpResponse {

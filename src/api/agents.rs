@@ -1,27 +1,23 @@
 //! `/api/v1/agents`: create, list, read, edit and delete agents.
 
 use super::input::agent_body;
+use super::openapi::doc;
 use super::problem::Problem;
-use super::{method_not_allowed, parse_json, AppState};
+use super::{parse_json, ApiRoute, AppState};
 use crate::actors::scheduler::UpsertAgent;
 use crate::domain::{Agent, AgentId};
+use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 use uuid::Uuid;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/agents")
-            .route(web::get().to(list))
-            .route(web::post().to(create))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/agents/{agentId}")
-            .route(web::get().to(get))
-            .route(web::patch().to(patch))
-            .route(web::delete().to(delete))
-            .default_service(web::to(method_not_allowed)),
-    );
+pub fn routes() -> Vec<ApiRoute> {
+    vec![
+        ApiRoute::new("/agents", Method::GET, list),
+        ApiRoute::new("/agents", Method::POST, create),
+        ApiRoute::new("/agents/{agentId}", Method::GET, get),
+        ApiRoute::new("/agents/{agentId}", Method::PATCH, patch),
+        ApiRoute::new("/agents/{agentId}", Method::DELETE, delete),
+    ]
 }
 
 pub fn parse_agent_id(s: &str) -> Result<AgentId, Problem> {
@@ -56,7 +52,9 @@ async fn save(state: &AppState, agent: Agent) -> Result<Agent, Problem> {
     Ok(agent)
 }
 
-async fn list(state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/v1/agents", operation_id = "listAgents", tag = "agents",
+    responses((status = 200, description = "Every agent, by name", body = doc::AgentList)))]
+pub(crate) async fn list(state: web::Data<AppState>) -> HttpResponse {
     let mut agents: Vec<Agent> = state
         .agents
         .read()
@@ -68,7 +66,18 @@ async fn list(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "agents": agents }))
 }
 
-async fn create(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, Problem> {
+#[utoipa::path(post, path = "/api/v1/agents", operation_id = "createAgent", tag = "agents",
+    request_body = doc::AgentCreate,
+    responses(
+        (status = 201, description = "The agent, created", body = doc::Agent),
+        (status = 400, description = "Malformed JSON", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An agent with this id exists", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, each named", body = doc::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn create(
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
     let value = parse_json(&body)?;
     let mut agent = agent_body(&value, None, AgentId(Uuid::new_v4())).map_err(Problem::invalid)?;
     if let Some(id) = value.get("id") {
@@ -87,11 +96,30 @@ async fn create(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResp
     Ok(HttpResponse::Created().json(agent))
 }
 
-async fn get(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, Problem> {
+#[utoipa::path(get, path = "/api/v1/agents/{agentId}", operation_id = "getAgent", tag = "agents",
+    params(("agentId" = uuid::Uuid, Path, description = "The agent's id")),
+    responses(
+        (status = 200, description = "The agent", body = doc::Agent),
+        (status = 400, description = "The id is not a UUID", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such agent", body = doc::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn get(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
     Ok(HttpResponse::Ok().json(existing(&state, &path)?))
 }
 
-async fn patch(
+#[utoipa::path(patch, path = "/api/v1/agents/{agentId}", operation_id = "editAgent", tag = "agents",
+    params(("agentId" = uuid::Uuid, Path, description = "The agent's id")),
+    request_body = doc::AgentPatch,
+    responses(
+        (status = 200, description = "The agent, edited", body = doc::Agent),
+        (status = 400, description = "The id is not a UUID, or malformed JSON", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such agent", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, each named", body = doc::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn patch(
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Bytes,
@@ -103,7 +131,15 @@ async fn patch(
 }
 
 /// Deleting an agent with live calls would strand them; cancel them first.
-async fn delete(
+#[utoipa::path(delete, path = "/api/v1/agents/{agentId}", operation_id = "deleteAgent", tag = "agents",
+    params(("agentId" = uuid::Uuid, Path, description = "The agent's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The id is not a UUID", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such agent", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The agent has calls that are not finished", body = doc::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn delete(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {

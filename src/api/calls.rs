@@ -5,14 +5,15 @@ use super::access::Access;
 use super::agents::parse_agent_id;
 use super::idempotency::{self, Begin, Once};
 use super::input::{call_request, CallRequest};
+use super::openapi::doc;
 use super::problem::Problem;
-use super::{method_not_allowed, parse_json, AppState};
+use super::{parse_json, ApiRoute, AppState};
 use crate::actors::scheduler::{QueueStatus, Schedule, Unschedule};
 use crate::domain::{AgentId, Attempt, Call, CallEvent, CallId, CallStatus, Cause, FieldError};
 use crate::scheduler::agent_core::QueueInfo;
 use crate::scheduler::QueuedCall;
 use crate::store::{CallDetail, CallQuery, CallSummary, Change};
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -21,19 +22,17 @@ use std::collections::HashMap;
 /// Most calls accepted in one bulk request.
 pub const MAX_BULK_CALLS: usize = 10_000;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    let resource =
-        |path: &str| web::resource(path.to_string()).default_service(web::to(method_not_allowed));
-    cfg.service(resource("/calls").route(web::post().to(create)))
-        .service(resource("/calls/bulk").route(web::post().to(bulk)))
-        .service(resource("/calls/queue/list").route(web::get().to(queue_list)))
-        .service(resource("/calls/statistics/statuses").route(web::get().to(statistics)))
-        .service(resource("/calls/statistics/summary").route(web::get().to(summary)))
-        .service(
-            resource("/calls/{callId}")
-                .route(web::get().to(get))
-                .route(web::delete().to(cancel)),
-        );
+/// The literal paths come before `/calls/{callId}`, which would match them.
+pub fn routes() -> Vec<ApiRoute> {
+    vec![
+        ApiRoute::new("/calls", Method::POST, create),
+        ApiRoute::new("/calls/bulk", Method::POST, bulk),
+        ApiRoute::new("/calls/queue/list", Method::GET, queue_list),
+        ApiRoute::new("/calls/statistics/statuses", Method::GET, statistics),
+        ApiRoute::new("/calls/statistics/summary", Method::GET, summary),
+        ApiRoute::new("/calls/{callId}", Method::GET, get),
+        ApiRoute::new("/calls/{callId}", Method::DELETE, cancel),
+    ]
 }
 
 /// A call as the API shows it: the stored call with its attempts and
@@ -217,7 +216,16 @@ fn to_json(value: &impl Serialize) -> Vec<u8> {
     serde_json::to_vec(value).expect("API answers serialise")
 }
 
-async fn create(
+#[utoipa::path(post, path = "/api/v1/calls", operation_id = "scheduleCall", tag = "calls",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer again")),
+    request_body = doc::CallCreate,
+    responses(
+        (status = 201, description = "The call, queued", body = doc::CallDetail),
+        (status = 400, description = "Malformed JSON or Idempotency-Key", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this Idempotency-Key is still running", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (a duplicate, a listed number, ...), each named", body = doc::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn create(
     state: web::Data<AppState>,
     access: web::Data<Access>,
     http: HttpRequest,
@@ -262,7 +270,16 @@ struct Failed {
     errors: Vec<FieldError>,
 }
 
-async fn bulk(
+#[utoipa::path(post, path = "/api/v1/calls/bulk", operation_id = "scheduleCalls", tag = "calls",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer again")),
+    request_body = doc::BulkCreate,
+    responses(
+        (status = 200, description = "Which items were created and which failed", body = doc::BulkResult),
+        (status = 400, description = "Malformed JSON or Idempotency-Key", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this Idempotency-Key is still running", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No `calls` array, too many, or an unknown field", body = doc::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn bulk(
     state: web::Data<AppState>,
     access: web::Data<Access>,
     http: HttpRequest,
@@ -330,7 +347,16 @@ async fn bulk(
     Ok(json_answer(status, answer))
 }
 
-async fn get(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, Problem> {
+#[utoipa::path(get, path = "/api/v1/calls/{callId}", operation_id = "getCall", tag = "calls",
+    params(("callId" = uuid::Uuid, Path, description = "The call's id")),
+    responses(
+        (status = 200, description = "The call, its attempts and history", body = doc::CallDetail),
+        (status = 404, description = "No such call", body = doc::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn get(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
     let id = parse_call_id(&path)?;
     match state.store.get_call(id).await? {
         Some(d) => Ok(view(&state, &d).await),
@@ -340,7 +366,14 @@ async fn get(state: web::Data<AppState>, path: web::Path<String>) -> Result<Http
 
 /// Cancel a call that has not started dialing. The store's compare-and-set
 /// decides a race with the dialer: exactly one of them wins.
-async fn cancel(
+#[utoipa::path(delete, path = "/api/v1/calls/{callId}", operation_id = "cancelCall", tag = "calls",
+    params(("callId" = uuid::Uuid, Path, description = "The call's id")),
+    responses(
+        (status = 200, description = "The call, canceled", body = doc::CallDetail),
+        (status = 404, description = "No such call", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The call is past Pending", body = doc::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn cancel(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
@@ -446,7 +479,16 @@ fn list_query(req: &HttpRequest) -> Result<CallQuery, Problem> {
     Ok(q)
 }
 
-async fn queue_list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+#[utoipa::path(get, path = "/api/v1/calls/queue/list", operation_id = "listCalls", tag = "calls",
+    params(doc::ListQuery),
+    responses(
+        (status = 200, description = "A page of calls", body = doc::CallPage),
+        (status = 422, description = "A bad or unknown query parameter", body = doc::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn queue_list(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
     let q = list_query(&req)?;
     let page = state.store.list_calls(&q).await?;
     let info = queue_info(&state, &page.calls).await;
@@ -478,7 +520,16 @@ fn agent_filter(req: &HttpRequest) -> Result<Option<AgentId>, Problem> {
     Ok(agent)
 }
 
-async fn statistics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+#[utoipa::path(get, path = "/api/v1/calls/statistics/statuses", operation_id = "callStatusCounts", tag = "calls",
+    params(doc::AgentFilter),
+    responses(
+        (status = 200, description = "Calls per status", body = doc::StatusCounts),
+        (status = 422, description = "A bad or unknown query parameter", body = doc::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn statistics(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
     let counts = state.store.status_counts(agent_filter(&req)?).await?;
     let map: serde_json::Map<String, serde_json::Value> = counts
         .into_iter()
@@ -511,7 +562,16 @@ impl From<CallSummary> for Summary {
     }
 }
 
-async fn summary(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+#[utoipa::path(get, path = "/api/v1/calls/statistics/summary", operation_id = "callSummary", tag = "calls",
+    params(doc::AgentFilter),
+    responses(
+        (status = 200, description = "Figures over Completed and Failed calls", body = doc::Summary),
+        (status = 422, description = "A bad or unknown query parameter", body = doc::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn summary(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
     let figures = state.store.call_summary(agent_filter(&req)?).await?;
     Ok(HttpResponse::Ok().json(Summary::from(figures)))
 }

@@ -3,27 +3,23 @@
 //! that agent's. Scheduling a call to a listed number is refused, and a
 //! number listed after its call was queued is caught at dial time.
 
+use super::openapi::doc;
 use super::problem::Problem;
-use super::{method_not_allowed, parse_json, AppState};
+use super::{parse_json, ApiRoute, AppState};
 use crate::domain::{AgentId, DncScope, Endpoint, FieldError};
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 /// Most numbers in one import request.
 pub const MAX_NUMBERS: usize = 100_000;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/dnc")
-            .route(web::post().to(add))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/dnc/{number}")
-            .route(web::get().to(check))
-            .route(web::delete().to(remove))
-            .default_service(web::to(method_not_allowed)),
-    );
+pub fn routes() -> Vec<ApiRoute> {
+    vec![
+        ApiRoute::new("/dnc", Method::POST, add),
+        ApiRoute::new("/dnc/{number}", Method::GET, check),
+        ApiRoute::new("/dnc/{number}", Method::DELETE, remove),
+    ]
 }
 
 /// A number as users write it, in E.164 form.
@@ -66,7 +62,17 @@ struct Failed {
     errors: Vec<FieldError>,
 }
 
-async fn add(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, Problem> {
+#[utoipa::path(post, path = "/api/v1/dnc", operation_id = "addDncNumbers", tag = "dnc",
+    request_body = doc::DncAdd,
+    responses(
+        (status = 200, description = "The numbers added and those refused", body = doc::DncAddResult),
+        (status = 400, description = "Malformed JSON", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No `numbers` array, too many, a bad `agentId`, or an unknown field", body = doc::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn add(
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
     let value = parse_json(&body)?;
     if let Some(extra) = value
         .as_object()
@@ -135,7 +141,13 @@ fn path_number(path: &str) -> Result<String, Problem> {
 
 /// Is this number listed? With `agentId`: may that agent call it (either
 /// list forbids); without: on which lists is it.
-async fn check(
+#[utoipa::path(get, path = "/api/v1/dnc/{number}", operation_id = "checkDncNumber", tag = "dnc",
+    params(("number" = String, Path, description = "A phone number, in E.164", example = "+15550001111"), doc::AgentFilter),
+    responses(
+        (status = 200, description = "Whether the number is listed, and on which lists", body = doc::DncCheck),
+        (status = 422, description = "Not a phone number, or a bad query parameter", body = doc::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn check(
     state: web::Data<AppState>,
     path: web::Path<String>,
     req: HttpRequest,
@@ -155,7 +167,14 @@ async fn check(
     })))
 }
 
-async fn remove(
+#[utoipa::path(delete, path = "/api/v1/dnc/{number}", operation_id = "removeDncNumber", tag = "dnc",
+    params(("number" = String, Path, description = "A phone number, in E.164", example = "+15550001111"), doc::AgentFilter),
+    responses(
+        (status = 204, description = "Removed from the list (the organisation's, or the agent's with `agentId`)"),
+        (status = 404, description = "The number is not on that list", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a phone number, or a bad query parameter", body = doc::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn remove(
     state: web::Data<AppState>,
     path: web::Path<String>,
     req: HttpRequest,

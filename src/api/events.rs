@@ -7,9 +7,11 @@
 //! a `lagged` event saying how many events it missed (the store keeps the
 //! full history).
 
+use super::openapi::doc;
 use super::problem::Problem;
-use super::{method_not_allowed, AppState};
+use super::{ApiRoute, AppState};
 use crate::domain::{AgentId, CallEvent, CallId};
+use actix_web::http::Method;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use std::time::Duration;
@@ -17,12 +19,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/events")
-            .route(web::get().to(stream))
-            .default_service(web::to(method_not_allowed)),
-    );
+pub fn routes() -> Vec<ApiRoute> {
+    vec![ApiRoute::new("/events", Method::GET, stream)]
 }
 
 /// Which events a subscriber wants.
@@ -75,7 +73,19 @@ fn frame(ev: &CallEvent) -> Bytes {
     Bytes::from(format!("event: {}\ndata: {data}\n\n", ev.event))
 }
 
-async fn stream(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+#[utoipa::path(get, path = "/api/v1/events", operation_id = "streamEvents", tag = "events",
+    params(
+        ("agentId" = Option<uuid::Uuid>, Query, description = "Only this agent's calls"),
+        ("callId" = Option<uuid::Uuid>, Query, description = "Only this call"),
+    ),
+    responses(
+        (status = 200, description = "Server-Sent Events, one per call event (`event:` its name, `data:` the event as JSON), with keep-alive comments; the stream does not end", content_type = "text/event-stream", body = String),
+        (status = 422, description = "A bad or unknown query parameter", body = doc::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn stream(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
     let filter = Filter::parse(req.query_string())?;
     let rx = state.bus.subscribe();
     let body = futures::stream::unfold(rx, move |mut rx| async move {

@@ -4,25 +4,25 @@
 //! (`POST /api/v1/webhooks/deliveries/{deliveryId}/redeliver`).
 //! Secrets are accepted but never answered: agents show them masked.
 
+use super::openapi::doc;
 use super::problem::Problem;
-use super::{method_not_allowed, AppState};
+use super::{ApiRoute, AppState};
 use crate::domain::{FieldError, Webhook, WebhookSecret};
 use crate::store::outbox::Delivery;
+use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/calls/{callId}/webhooks")
-            .route(web::get().to(call_log))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/webhooks/deliveries/{deliveryId}/redeliver")
-            .route(web::post().to(redeliver))
-            .default_service(web::to(method_not_allowed)),
-    );
+pub fn routes() -> Vec<ApiRoute> {
+    vec![
+        ApiRoute::new("/calls/{callId}/webhooks", Method::GET, call_log),
+        ApiRoute::new(
+            "/webhooks/deliveries/{deliveryId}/redeliver",
+            Method::POST,
+            redeliver,
+        ),
+    ]
 }
 
 /// A delivery as the log shows it (the payload is left out: it is the
@@ -47,7 +47,13 @@ fn view(d: &Delivery) -> Value {
     })
 }
 
-async fn call_log(
+#[utoipa::path(get, path = "/api/v1/calls/{callId}/webhooks", operation_id = "listCallWebhookDeliveries", tag = "webhooks",
+    params(("callId" = uuid::Uuid, Path, description = "The call's id")),
+    responses(
+        (status = 200, description = "The call's webhook deliveries, in history order", body = doc::DeliveryList),
+        (status = 404, description = "No such call", body = doc::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn call_log(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
@@ -64,7 +70,13 @@ async fn call_log(
 
 /// Send a delivery again, whatever its state: now, with a new retry
 /// period, under the same `webhook-id` (receivers deduplicate by it).
-async fn redeliver(
+#[utoipa::path(post, path = "/api/v1/webhooks/deliveries/{deliveryId}/redeliver", operation_id = "redeliverWebhook", tag = "webhooks",
+    params(("deliveryId" = uuid::Uuid, Path, description = "The delivery's id")),
+    responses(
+        (status = 202, description = "The delivery, due again now", body = doc::Delivery),
+        (status = 404, description = "No such delivery", body = doc::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn redeliver(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {

@@ -61,7 +61,7 @@ impl Priority {
 }
 
 /// The seven statuses of the seed API, spelled exactly as users see them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum CallStatus {
     /// Record created, not yet queued.
     Created,

@@ -4,7 +4,19 @@ use serde::{Deserialize, Serialize};
 
 /// Normalised cause of an attempt's end. The SIP code and reason phrase are
 /// kept beside it on the attempt; this is the part policies key on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
     /// The callee answered (2xx); the call ended normally.

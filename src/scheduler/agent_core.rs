@@ -69,7 +69,7 @@ impl QueuedCall {
 }
 
 /// Why a held call is not being dialed right now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WaitReason {
     /// Ready; waiting for its turn and a free slot.
