@@ -29,9 +29,13 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// `datetime-local` field holds it, and the instant it names.
 fn local_time(seconds: i64) -> (String, DateTime<Utc>) {
     let zone: chrono_tz::Tz = ZONE.parse().unwrap();
-    let at = (Utc::now() + chrono::Duration::seconds(seconds))
+    let mut at = (Utc::now() + chrono::Duration::seconds(seconds))
         .with_nanosecond(0)
         .unwrap();
+    // A `datetime-local` field drops ":00" seconds; keep the value as set.
+    if at.second() == 0 {
+        at += chrono::Duration::seconds(1);
+    }
     let local = at.with_timezone(&zone).format("%Y-%m-%dT%H:%M:%S");
     (local.to_string(), at)
 }
