@@ -51,9 +51,41 @@ pub struct AgentQueue {
     /// Entries in `levels`, live or not. While it equals `live.len()` every
     /// entry is live, so finding the next one needs no lookup.
     entries: usize,
+    drr: Drr,
+}
+
+/// The deficit round robin over the classes after Urgent.
+#[derive(Debug, Default, Clone, Copy)]
+struct Drr {
     deficits: [u32; 3],
-    /// Index into CLASSES of the class the DRR round is on.
+    /// Index into CLASSES of the class the round is on.
     turn: usize,
+}
+
+impl Drr {
+    /// The class (lowest, highest priority) that gets the next dispatch,
+    /// charged for it; `has_calls` says whether a class has a call waiting.
+    /// Each dispatch costs 1; a class whose deficit is spent passes the
+    /// turn on and is refilled by its quantum when the turn comes back.
+    fn pick(&mut self, mut has_calls: impl FnMut(u8, u8) -> bool) -> Option<(u8, u8)> {
+        for _ in 0..CLASSES.len() * 2 {
+            let (lo, hi, quantum) = CLASSES[self.turn];
+            if has_calls(lo, hi) {
+                let deficit = &mut self.deficits[self.turn];
+                if *deficit == 0 {
+                    *deficit = quantum;
+                }
+                *deficit -= 1;
+                if *deficit == 0 {
+                    self.turn = (self.turn + 1) % CLASSES.len();
+                }
+                return Some((lo, hi));
+            }
+            self.deficits[self.turn] = 0;
+            self.turn = (self.turn + 1) % CLASSES.len();
+        }
+        None
+    }
 }
 
 impl AgentQueue {
@@ -136,47 +168,16 @@ impl AgentQueue {
         if let Some(id) = self.pop_level_range(10, 10) {
             return Some(id);
         }
-        // Deficit round robin over the remaining classes. Each dispatch
-        // costs 1; a class whose deficit is spent passes the turn on and is
-        // refilled by its quantum when the turn comes back to it.
-        for _ in 0..CLASSES.len() * 2 {
-            let (lo, hi, quantum) = CLASSES[self.turn];
-            if self.class_empty(lo, hi) {
-                self.deficits[self.turn] = 0;
-            } else {
-                if self.deficits[self.turn] == 0 {
-                    self.deficits[self.turn] = quantum;
-                }
-                if let Some(id) = self.pop_level_range(lo, hi) {
-                    self.deficits[self.turn] -= 1;
-                    if self.deficits[self.turn] == 0 {
-                        self.turn = (self.turn + 1) % CLASSES.len();
-                    }
-                    return Some(id);
-                }
-            }
-            self.turn = (self.turn + 1) % CLASSES.len();
-        }
-        None
-    }
-
-    fn class_empty(&mut self, lo: u8, hi: u8) -> bool {
-        if self.entries == self.live.len() {
-            return self.levels[lo as usize..=hi as usize]
-                .iter()
-                .all(VecDeque::is_empty);
-        }
-        (lo..=hi).all(|p| {
-            let q = &mut self.levels[p as usize];
-            while let Some(id) = q.front() {
-                if self.live.get(id) == Some(&p) {
-                    return false;
-                }
-                q.pop_front();
-                self.entries -= 1;
-            }
-            true
-        })
+        let Self {
+            levels,
+            live,
+            entries,
+            drr,
+            ..
+        } = self;
+        let (lo, hi) = drr.pick(|lo, hi| !class_empty(levels, live, entries, lo, hi))?;
+        // The class's first level with calls has a live entry in front.
+        self.pop_level_range(lo, hi)
     }
 
     fn pop_level_range(&mut self, lo: u8, hi: u8) -> Option<CallId> {
@@ -200,7 +201,7 @@ impl AgentQueue {
     pub fn positions(&self, wanted: &HashSet<CallId>, limit: usize) -> HashMap<CallId, usize> {
         let mut found = HashMap::new();
         let mut cursors = [0usize; 11];
-        let (mut deficits, mut turn) = (self.deficits, self.turn);
+        let mut drr = self.drr;
         // Walked past already: a call removed and queued again at the same
         // level has two entries there, and pop takes it at the first.
         let mut seen: HashSet<CallId> = HashSet::new();
@@ -223,29 +224,10 @@ impl AgentQueue {
         };
         let mut position = 0;
         while position < limit && found.len() < wanted.len() {
-            let id = if let Some(id) = next_in(&mut cursors, 10, 10, true) {
-                Some(id)
-            } else {
-                let mut picked = None;
-                for _ in 0..CLASSES.len() * 2 {
-                    let (lo, hi, quantum) = CLASSES[turn];
-                    if next_in(&mut cursors, lo, hi, false).is_none() {
-                        deficits[turn] = 0;
-                    } else {
-                        if deficits[turn] == 0 {
-                            deficits[turn] = quantum;
-                        }
-                        picked = next_in(&mut cursors, lo, hi, true);
-                        deficits[turn] -= 1;
-                        if deficits[turn] == 0 {
-                            turn = (turn + 1) % CLASSES.len();
-                        }
-                        break;
-                    }
-                    turn = (turn + 1) % CLASSES.len();
-                }
-                picked
-            };
+            let id = next_in(&mut cursors, 10, 10, true).or_else(|| {
+                let (lo, hi) = drr.pick(|lo, hi| next_in(&mut cursors, lo, hi, false).is_some())?;
+                next_in(&mut cursors, lo, hi, true)
+            });
             let Some(id) = id else { break };
             position += 1;
             if wanted.contains(&id) {
@@ -254,6 +236,33 @@ impl AgentQueue {
         }
         found
     }
+}
+
+/// Whether levels `lo..=hi` hold no live call, dropping dead entries from
+/// their fronts on the way.
+fn class_empty(
+    levels: &mut [VecDeque<CallId>; 11],
+    live: &IdMap<u8>,
+    entries: &mut usize,
+    lo: u8,
+    hi: u8,
+) -> bool {
+    if *entries == live.len() {
+        return levels[lo as usize..=hi as usize]
+            .iter()
+            .all(VecDeque::is_empty);
+    }
+    (lo..=hi).all(|p| {
+        let q = &mut levels[p as usize];
+        while let Some(id) = q.front() {
+            if live.get(id) == Some(&p) {
+                return false;
+            }
+            q.pop_front();
+            *entries -= 1;
+        }
+        true
+    })
 }
 
 #[cfg(test)]
