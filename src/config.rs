@@ -546,7 +546,8 @@ pub(crate) fn snake(camel: &str) -> String {
 mod tests {
     use super::*;
 
-    const BASE: &str = r#"
+    /// A minimal valid config, for tests to add to.
+    pub(super) const BASE: &str = r#"
 [api]
 listen = "127.0.0.1:8080"
 [store]
@@ -558,7 +559,8 @@ name = "main"
 uri = "sip:127.0.0.1:5090"
 "#;
 
-    fn err(text: &str) -> String {
+    /// Why `text` is refused.
+    pub(super) fn err(text: &str) -> String {
         Config::parse(text, &[]).unwrap_err().to_string()
     }
 

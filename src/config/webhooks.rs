@@ -93,23 +93,8 @@ pub struct WebhookConfig {
 
 #[cfg(test)]
 mod tests {
+    use crate::config::tests::{err, BASE};
     use crate::config::Config;
-
-    const BASE: &str = r#"
-[api]
-listen = "127.0.0.1:8080"
-[store]
-url = "sqlite://data/outdial.db"
-[sip]
-listen = "127.0.0.1:5060"
-[[trunks]]
-name = "main"
-uri = "sip:127.0.0.1:5090"
-"#;
-
-    fn err(text: &str) -> String {
-        Config::parse(text, &[]).unwrap_err().to_string()
-    }
 
     #[test]
     fn webhook_settings_have_defaults_and_are_checked() {
