@@ -5,6 +5,7 @@
 //! - [`scheduler`]: pure DWRR over agents and priority classes within one.
 //! - [`sip`]: the rsip adapter, sans-IO transactions, the UDP transport and
 //!   the sandbox carrier.
+//! - [`media`]: a connected call's audio: SDP, RTP, and its behaviour.
 //! - [`store`]: the `Store` trait and its SQLite implementation.
 //! - [`actors`]: thin actix shells: Scheduler, AgentActor, CallActor.
 //! - [`api`]: the REST API (actix-web), errors as `application/problem+json`.
@@ -23,6 +24,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod events;
+pub mod media;
 pub mod metrics;
 pub mod scheduler;
 pub mod sim;
