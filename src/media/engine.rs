@@ -1,0 +1,256 @@
+//! The media threads: a small fixed number of threads (one per core by
+//! default), each a current-thread tokio runtime driving all its sessions
+//! from one 20 ms [`Ticker`] on absolute deadlines, never a timer per
+//! call. Calls reach their session through a [`SessionHandle`] (commands
+//! over a channel, counters through shared atomics).
+
+use super::behaviour::{Behaviour, Stop};
+use super::pool::{Allocation, PoolError, PortPool};
+use super::rtp::session::{Notify, Session, TickCtx};
+use super::rtp::stats::SharedStats;
+use super::sdp::Negotiated;
+use super::ticker::{Ticker, PERIOD};
+use crate::clock::SharedClock;
+use crate::domain::media::MediaStats;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::mpsc::{channel, Sender, TryRecvError};
+use std::sync::Arc;
+use std::time::Duration;
+
+enum Command {
+    Start(Box<Session>),
+    Dtmf(u64, char),
+    Update(u64, Negotiated),
+    Stop(u64, Stop),
+}
+
+/// Buckets of 100 us for send-interval error and tick lateness.
+const BUCKETS: usize = 64;
+const BUCKET_US: u64 = 100;
+
+/// Figures of the media threads, for `/metrics` and the load benchmark.
+#[derive(Debug)]
+pub struct MediaMetrics {
+    pub sessions: AtomicU64,
+    pub ticks: AtomicU64,
+    pub skipped_ticks: AtomicU64,
+    /// Histogram of |interval between two packets of a session - 20 ms|.
+    pub interval_error: [AtomicU64; BUCKETS + 1],
+    /// Histogram of how late each tick woke.
+    pub lateness: [AtomicU64; BUCKETS + 1],
+}
+
+impl Default for MediaMetrics {
+    fn default() -> Self {
+        MediaMetrics {
+            sessions: AtomicU64::new(0),
+            ticks: AtomicU64::new(0),
+            skipped_ticks: AtomicU64::new(0),
+            interval_error: std::array::from_fn(|_| AtomicU64::new(0)),
+            lateness: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+fn bucket(d: Duration) -> usize {
+    ((d.as_micros() as u64) / BUCKET_US).min(BUCKETS as u64) as usize
+}
+
+impl MediaMetrics {
+    /// The `q` quantile of a histogram, as the upper edge of its bucket in
+    /// microseconds (`None` when empty; the last bucket is open-ended).
+    pub fn quantile(h: &[AtomicU64; BUCKETS + 1], q: f64) -> Option<u64> {
+        let counts: Vec<u64> = h.iter().map(|c| c.load(Relaxed)).collect();
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let want = (total as f64 * q).ceil() as u64;
+        let mut acc = 0;
+        for (i, c) in counts.iter().enumerate() {
+            acc += c;
+            if acc >= want {
+                return Some((i as u64 + 1) * BUCKET_US);
+            }
+        }
+        None
+    }
+}
+
+/// The engine's media side: the port pool and the threads.
+pub struct MediaEngine {
+    pool: Arc<PortPool>,
+    advertised: IpAddr,
+    workers: Vec<Sender<Command>>,
+    next_worker: AtomicUsize,
+    next_id: AtomicU64,
+    clock: SharedClock,
+    pub metrics: Arc<MediaMetrics>,
+}
+
+/// The call's hold on its running session.
+pub struct SessionHandle {
+    id: u64,
+    worker: Sender<Command>,
+    stats: Arc<SharedStats>,
+}
+
+impl SessionHandle {
+    /// A key the callee pressed, received by SIP INFO.
+    pub fn dtmf(&self, digit: char) {
+        let _ = self.worker.send(Command::Dtmf(self.id, digit));
+    }
+    /// Follow a new answer (re-INVITE or UPDATE).
+    pub fn update(&self, neg: Negotiated) {
+        let _ = self.worker.send(Command::Update(self.id, neg));
+    }
+    /// End the session; its port pair goes back to the pool.
+    pub fn stop(&self, why: Stop) {
+        let _ = self.worker.send(Command::Stop(self.id, why));
+    }
+    pub fn stats(&self) -> MediaStats {
+        self.stats.snapshot()
+    }
+}
+
+impl Drop for SessionHandle {
+    /// A call that goes away without stopping its session still frees it.
+    fn drop(&mut self) {
+        self.stop(Stop::Ended("call gone".into()));
+    }
+}
+
+impl MediaEngine {
+    /// Start `threads` media threads over the ports `first..=last` of
+    /// `bind`; SDP advertises `advertised`.
+    pub fn start(
+        bind: IpAddr,
+        advertised: IpAddr,
+        ports: (u16, u16),
+        threads: usize,
+        clock: SharedClock,
+    ) -> std::io::Result<Arc<MediaEngine>> {
+        let metrics = Arc::new(MediaMetrics::default());
+        let mut workers = Vec::new();
+        for i in 0..threads.max(1) {
+            let (tx, rx) = channel();
+            let (clock, metrics) = (clock.clone(), metrics.clone());
+            std::thread::Builder::new()
+                .name(format!("outdial-media-{i}"))
+                .spawn(move || worker(rx, clock, metrics))?;
+            workers.push(tx);
+        }
+        Ok(Arc::new(MediaEngine {
+            pool: PortPool::new(bind, ports.0, ports.1),
+            advertised,
+            workers,
+            next_worker: AtomicUsize::new(0),
+            next_id: AtomicU64::new(1),
+            clock,
+            metrics,
+        }))
+    }
+
+    /// The address our SDP offers.
+    pub fn advertised(&self) -> IpAddr {
+        self.advertised
+    }
+
+    /// A port pair for a call's offer.
+    pub fn allocate(&self) -> Result<Allocation, PoolError> {
+        self.pool.allocate()
+    }
+
+    pub fn ports_free(&self) -> usize {
+        self.pool.available()
+    }
+
+    /// Run a session for an answered call on the next thread in turn.
+    pub fn run(
+        &self,
+        alloc: Allocation,
+        neg: Negotiated,
+        behaviour: Box<dyn Behaviour>,
+        notify: Notify,
+    ) -> SessionHandle {
+        let id = self.next_id.fetch_add(1, Relaxed);
+        let stats = Arc::new(SharedStats::new(neg.codec.name()));
+        let now = self.clock.instant();
+        let mut session = Session::new(id, alloc, neg, behaviour, notify, stats.clone(), now);
+        session.answered(now);
+        let worker = self.workers[self.next_worker.fetch_add(1, Relaxed) % self.workers.len()].clone();
+        let _ = worker.send(Command::Start(Box::new(session)));
+        SessionHandle { id, worker, stats }
+    }
+}
+
+fn worker(rx: std::sync::mpsc::Receiver<Command>, clock: SharedClock, metrics: Arc<MediaMetrics>) {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return tracing::error!(error = %e, "media thread cannot start its runtime"),
+    };
+    rt.block_on(async move {
+        let mut sessions: Vec<Box<Session>> = Vec::new();
+        let mut ticker = Ticker::new(clock.instant(), PERIOD);
+        let mut buf = [0u8; 1500];
+        loop {
+            tokio::time::sleep_until(ticker.deadline().into()).await;
+            let now = clock.instant();
+            let Some(late) = ticker.poll(now) else { continue };
+            metrics.lateness[bucket(late)].fetch_add(1, Relaxed);
+            metrics.ticks.fetch_add(1, Relaxed);
+            metrics.skipped_ticks.store(ticker.skipped, Relaxed);
+            loop {
+                match rx.try_recv() {
+                    Ok(cmd) => apply(&mut sessions, cmd, now, &metrics),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => return,
+                }
+            }
+            let wall = clock.now();
+            let unix = (wall.timestamp().max(0) as u64, wall.timestamp_subsec_nanos());
+            let mut record = |d: Duration| {
+                metrics.interval_error[bucket(d)].fetch_add(1, Relaxed);
+            };
+            for s in sessions.iter_mut() {
+                let mut cx = TickCtx {
+                    // Each session's own send instant, so the interval
+                    // error includes the time spent on those before it.
+                    now: clock.instant(),
+                    unix,
+                    buf: &mut buf,
+                    interval_error: &mut record,
+                };
+                s.tick(&mut cx);
+            }
+        }
+    });
+}
+
+fn apply(sessions: &mut Vec<Box<Session>>, cmd: Command, now: std::time::Instant, m: &MediaMetrics) {
+    let find = |sessions: &mut Vec<Box<Session>>, id: u64| sessions.iter().position(|s| s.id == id);
+    match cmd {
+        Command::Start(s) => {
+            m.sessions.fetch_add(1, Relaxed);
+            sessions.push(s);
+        }
+        Command::Dtmf(id, digit) => {
+            if let Some(i) = find(sessions, id) {
+                sessions[i].dtmf(now, digit);
+            }
+        }
+        Command::Update(id, neg) => {
+            if let Some(i) = find(sessions, id) {
+                sessions[i].update(neg);
+            }
+        }
+        Command::Stop(id, why) => {
+            if let Some(i) = find(sessions, id) {
+                let mut s = sessions.swap_remove(i);
+                s.stop(now, why);
+                m.sessions.fetch_sub(1, Relaxed);
+            }
+        }
+    }
+}
