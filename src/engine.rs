@@ -160,6 +160,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         dnc_writes: Arc::default(),
         recent: Arc::new(Mutex::new(recent)),
         sip_stats: transport.stats.clone(),
+        media: services.media.clone(),
         trunk_names: Arc::new(
             config
                 .trunks

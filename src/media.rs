@@ -10,6 +10,7 @@
 pub mod behaviour;
 pub mod engine;
 pub mod g711;
+pub mod metrics;
 pub mod pool;
 pub mod rtp;
 pub mod sdp;

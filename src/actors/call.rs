@@ -361,7 +361,7 @@ impl CallActor {
         }
         self.phase = Phase::Done;
         self.media_stop(crate::media::behaviour::Stop::Ended(cause.as_str().into()));
-        let (status, cause, reason) = self.media_outcome(status, cause, reason);
+        let (status, cause) = self.media_outcome(status, cause);
         // A failure caused by our own shutdown (the CANCEL's 487) is not the
         // callee's doing: record it as interrupted.
         let cause = if self.shutting_down && status == CallStatus::Failed {
@@ -383,6 +383,9 @@ impl CallActor {
             Some(c) => format!("{} ({c} {reason})", cause.as_str()),
             None => cause.as_str().to_string(),
         };
+        if let Some(media) = self.media_detail() {
+            detail = format!("{detail}; {media}");
+        }
         let call = &self.plan.call;
         let counts = call.counts.after(cause);
         let mut retry = None;

@@ -34,9 +34,14 @@ impl MediaConfig {
         let Some(text) = &self.rtp_ports else {
             return Ok(DEFAULT_PORTS);
         };
-        let bad = || invalid("media.rtp_ports", format!("must be FIRST-LAST with 1024 <= FIRST < LAST <= 65535 and room for one even/odd pair; got {text:?}"));
+        let bad = || {
+            invalid("media.rtp_ports", format!("must be FIRST-LAST with 1024 <= FIRST < LAST <= 65535 and room for one even/odd pair; got {text:?}"))
+        };
         let (a, b) = text.split_once('-').ok_or_else(bad)?;
-        let (a, b): (u16, u16) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+        let (a, b): (u16, u16) = (
+            a.trim().parse().map_err(|_| bad())?,
+            b.trim().parse().map_err(|_| bad())?,
+        );
         if a < 1024 || b <= a || (a + a % 2) + 1 > b {
             return Err(bad());
         }
@@ -45,7 +50,9 @@ impl MediaConfig {
 
     pub fn threads(&self) -> Result<usize, ConfigError> {
         match self.threads {
-            Some(n) if !(1..=64).contains(&n) => Err(invalid("media.threads", "must be from 1 to 64")),
+            Some(n) if !(1..=64).contains(&n) => {
+                Err(invalid("media.threads", "must be from 1 to 64"))
+            }
             Some(n) => Ok(n),
             None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
         }
@@ -58,15 +65,36 @@ mod tests {
 
     #[test]
     fn port_ranges_are_checked() {
-        let with = |s: &str| MediaConfig { rtp_ports: Some(s.into()), ..Default::default() }.ports();
+        let with = |s: &str| {
+            MediaConfig {
+                rtp_ports: Some(s.into()),
+                ..Default::default()
+            }
+            .ports()
+        };
         assert_eq!(with("10000-20000").unwrap(), (10_000, 20_000));
         assert_eq!(with("4001-4003").unwrap(), (4001, 4003));
-        for bad in ["", "10000", "20000-10000", "80-90", "4001-4002", "a-b", "1-70000"] {
+        for bad in [
+            "",
+            "10000",
+            "20000-10000",
+            "80-90",
+            "4001-4002",
+            "a-b",
+            "1-70000",
+        ] {
             let e = with(bad).unwrap_err().to_string();
             assert!(e.contains("media.rtp_ports"), "{bad}: {e}");
         }
         assert_eq!(MediaConfig::default().ports().unwrap(), DEFAULT_PORTS);
-        let t = MediaConfig { threads: Some(0), ..Default::default() };
-        assert!(t.threads().unwrap_err().to_string().contains("media.threads"));
+        let t = MediaConfig {
+            threads: Some(0),
+            ..Default::default()
+        };
+        assert!(t
+            .threads()
+            .unwrap_err()
+            .to_string()
+            .contains("media.threads"));
     }
 }

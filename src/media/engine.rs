@@ -5,6 +5,7 @@
 //! over a channel, counters through shared atomics).
 
 use super::behaviour::{Behaviour, Stop};
+use super::metrics::{bucket, MediaMetrics};
 use super::pool::{Allocation, PoolError, PortPool};
 use super::rtp::session::{Notify, Session, TickCtx};
 use super::rtp::stats::SharedStats;
@@ -23,59 +24,6 @@ enum Command {
     Dtmf(u64, char),
     Update(u64, Negotiated),
     Stop(u64, Stop),
-}
-
-/// Buckets of 100 us for send-interval error and tick lateness.
-const BUCKETS: usize = 64;
-const BUCKET_US: u64 = 100;
-
-/// Figures of the media threads, for `/metrics` and the load benchmark.
-#[derive(Debug)]
-pub struct MediaMetrics {
-    pub sessions: AtomicU64,
-    pub ticks: AtomicU64,
-    pub skipped_ticks: AtomicU64,
-    /// Histogram of |interval between two packets of a session - 20 ms|.
-    pub interval_error: [AtomicU64; BUCKETS + 1],
-    /// Histogram of how late each tick woke.
-    pub lateness: [AtomicU64; BUCKETS + 1],
-}
-
-impl Default for MediaMetrics {
-    fn default() -> Self {
-        MediaMetrics {
-            sessions: AtomicU64::new(0),
-            ticks: AtomicU64::new(0),
-            skipped_ticks: AtomicU64::new(0),
-            interval_error: std::array::from_fn(|_| AtomicU64::new(0)),
-            lateness: std::array::from_fn(|_| AtomicU64::new(0)),
-        }
-    }
-}
-
-fn bucket(d: Duration) -> usize {
-    ((d.as_micros() as u64) / BUCKET_US).min(BUCKETS as u64) as usize
-}
-
-impl MediaMetrics {
-    /// The `q` quantile of a histogram, as the upper edge of its bucket in
-    /// microseconds (`None` when empty; the last bucket is open-ended).
-    pub fn quantile(h: &[AtomicU64; BUCKETS + 1], q: f64) -> Option<u64> {
-        let counts: Vec<u64> = h.iter().map(|c| c.load(Relaxed)).collect();
-        let total: u64 = counts.iter().sum();
-        if total == 0 {
-            return None;
-        }
-        let want = (total as f64 * q).ceil() as u64;
-        let mut acc = 0;
-        for (i, c) in counts.iter().enumerate() {
-            acc += c;
-            if acc >= want {
-                return Some((i as u64 + 1) * BUCKET_US);
-            }
-        }
-        None
-    }
 }
 
 /// The engine's media side: the port pool and the threads.
@@ -179,14 +127,18 @@ impl MediaEngine {
         let now = self.clock.instant();
         let mut session = Session::new(id, alloc, neg, behaviour, notify, stats.clone(), now);
         session.answered(now);
-        let worker = self.workers[self.next_worker.fetch_add(1, Relaxed) % self.workers.len()].clone();
+        let worker =
+            self.workers[self.next_worker.fetch_add(1, Relaxed) % self.workers.len()].clone();
         let _ = worker.send(Command::Start(Box::new(session)));
         SessionHandle { id, worker, stats }
     }
 }
 
 fn worker(rx: std::sync::mpsc::Receiver<Command>, clock: SharedClock, metrics: Arc<MediaMetrics>) {
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return tracing::error!(error = %e, "media thread cannot start its runtime"),
     };
@@ -197,7 +149,9 @@ fn worker(rx: std::sync::mpsc::Receiver<Command>, clock: SharedClock, metrics: A
         loop {
             tokio::time::sleep_until(ticker.deadline().into()).await;
             let now = clock.instant();
-            let Some(late) = ticker.poll(now) else { continue };
+            let Some(late) = ticker.poll(now) else {
+                continue;
+            };
             metrics.lateness[bucket(late)].fetch_add(1, Relaxed);
             metrics.ticks.fetch_add(1, Relaxed);
             metrics.skipped_ticks.store(ticker.skipped, Relaxed);
@@ -209,10 +163,14 @@ fn worker(rx: std::sync::mpsc::Receiver<Command>, clock: SharedClock, metrics: A
                 }
             }
             let wall = clock.now();
-            let unix = (wall.timestamp().max(0) as u64, wall.timestamp_subsec_nanos());
+            let unix = (
+                wall.timestamp().max(0) as u64,
+                wall.timestamp_subsec_nanos(),
+            );
             let mut record = |d: Duration| {
                 metrics.interval_error[bucket(d)].fetch_add(1, Relaxed);
             };
+            let (mut sent, mut received) = (0, 0);
             for s in sessions.iter_mut() {
                 let mut cx = TickCtx {
                     // Each session's own send instant, so the interval
@@ -221,14 +179,25 @@ fn worker(rx: std::sync::mpsc::Receiver<Command>, clock: SharedClock, metrics: A
                     unix,
                     buf: &mut buf,
                     interval_error: &mut record,
+                    sent: 0,
+                    received: 0,
                 };
                 s.tick(&mut cx);
+                sent += cx.sent;
+                received += cx.received;
             }
+            metrics.packets_sent.fetch_add(sent, Relaxed);
+            metrics.packets_received.fetch_add(received, Relaxed);
         }
     });
 }
 
-fn apply(sessions: &mut Vec<Box<Session>>, cmd: Command, now: std::time::Instant, m: &MediaMetrics) {
+fn apply(
+    sessions: &mut Vec<Box<Session>>,
+    cmd: Command,
+    now: std::time::Instant,
+    m: &MediaMetrics,
+) {
     let find = |sessions: &mut Vec<Box<Session>>, id: u64| sessions.iter().position(|s| s.id == id);
     match cmd {
         Command::Start(s) => {

@@ -234,7 +234,10 @@ mod tests {
             let a = ULAW_TO_ALAW[usize::from(c)];
             let (lu, la) = (i32::from(ulaw_to_linear(c)), i32::from(alaw_to_linear(a)));
             // Within one A-law step of the mu-law value.
-            assert!((lu - la).abs() <= 1024.max(lu.abs() / 16), "{c:#04x}: {lu} vs {la}");
+            assert!(
+                (lu - la).abs() <= 1024.max(lu.abs() / 16),
+                "{c:#04x}: {lu} vs {la}"
+            );
         }
         let mut buf = [ULAW_SILENCE; 4];
         ulaw_to_alaw_in_place(&mut buf);

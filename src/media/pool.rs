@@ -31,7 +31,11 @@ pub struct Allocation {
 
 impl Drop for Allocation {
     fn drop(&mut self) {
-        self.pool.free.lock().expect("pool lock").push_back(self.port);
+        self.pool
+            .free
+            .lock()
+            .expect("pool lock")
+            .push_back(self.port);
     }
 }
 
@@ -110,7 +114,10 @@ mod tests {
         assert_ne!(a.port, b.port);
         assert_eq!(
             pool.allocate().err(),
-            Some(PoolError::Exhausted { first: base + 1, last: base + 6 })
+            Some(PoolError::Exhausted {
+                first: base + 1,
+                last: base + 6
+            })
         );
         let port = a.port;
         drop(a);

@@ -125,7 +125,9 @@ fn audio(desc: &Description) -> Result<(&MediaSection, Option<IpAddr>), SdpError
 }
 
 fn desc_direction(desc: &Description, m: &MediaSection) -> Direction {
-    m.direction.or(desc.direction).unwrap_or(Direction::SendRecv)
+    m.direction
+        .or(desc.direction)
+        .unwrap_or(Direction::SendRecv)
 }
 
 /// The codec and payload types from `m`'s format list, in its order of
@@ -135,16 +137,29 @@ fn negotiate(
     conn: Option<IpAddr>,
     direction: Direction,
 ) -> Result<Negotiated, SdpError> {
-    let codec = m.formats.iter().find_map(|&pt| match m.encoding(pt)?.as_str() {
-        "pcmu" => Some((Codec::Pcmu, pt)),
-        "pcma" => Some((Codec::Pcma, pt)),
-        _ => None,
-    });
+    let codec = m
+        .formats
+        .iter()
+        .find_map(|&pt| match m.encoding(pt)?.as_str() {
+            "pcmu" => Some((Codec::Pcmu, pt)),
+            "pcma" => Some((Codec::Pcma, pt)),
+            _ => None,
+        });
     let Some((codec, audio_pt)) = codec else {
-        let got = m.formats.iter().map(u8::to_string).collect::<Vec<_>>().join(" ");
+        let got = m
+            .formats
+            .iter()
+            .map(u8::to_string)
+            .collect::<Vec<_>>()
+            .join(" ");
         return Err(SdpError::NoCommonCodec { got });
     };
-    let named = |name: &str| m.formats.iter().copied().find(|&pt| m.encoding(pt).as_deref() == Some(name));
+    let named = |name: &str| {
+        m.formats
+            .iter()
+            .copied()
+            .find(|&pt| m.encoding(pt).as_deref() == Some(name))
+    };
     let conn = conn.ok_or(SdpError::NoAddress)?;
     // RFC 3264 8.4: c=0.0.0.0 is the old way to put a stream on hold.
     let held = conn.is_unspecified();
@@ -153,7 +168,11 @@ fn negotiate(
         Some((port, addr)) => SocketAddr::new(addr.unwrap_or(conn), port),
         None => SocketAddr::new(r.ip(), r.port().wrapping_add(1)),
     });
-    let direction = if held { direction.without_send() } else { direction };
+    let direction = if held {
+        direction.without_send()
+    } else {
+        direction
+    };
     Ok(Negotiated {
         codec,
         audio_pt,
@@ -197,15 +216,23 @@ pub fn answer_to(offer: &str, ours: &mut LocalSdp) -> Result<String, SdpError> {
     ours.version += 1;
     let (addr, id, v) = (ours.addr, ours.session_id, ours.version);
     let ip = ip_kind(addr);
-    let head = format!("v=0\r\no=outdial {id} {v} IN {ip} {addr}\r\ns=outdial\r\nc=IN {ip} {addr}\r\nt=0 0\r\n");
+    let head = format!(
+        "v=0\r\no=outdial {id} {v} IN {ip} {addr}\r\ns=outdial\r\nc=IN {ip} {addr}\r\nt=0 0\r\n"
+    );
     if m.port == 0 {
         ours.negotiated = None;
-        return Ok(format!("{head}m=audio 0 RTP/AVP {}\r\n", m.formats.first().copied().unwrap_or(0)));
+        return Ok(format!(
+            "{head}m=audio 0 RTP/AVP {}\r\n",
+            m.formats.first().copied().unwrap_or(0)
+        ));
     }
     let direction = desc_direction(&desc, m).mirror();
     let mut n = negotiate(m, m.connection.or(desc.connection), direction)?;
     if let Some(pt) = ours.codec.and_then(|c| {
-        m.formats.iter().copied().find(|&pt| m.encoding(pt).as_deref() == Some(&c.name().to_ascii_lowercase()))
+        m.formats
+            .iter()
+            .copied()
+            .find(|&pt| m.encoding(pt).as_deref() == Some(&c.name().to_ascii_lowercase()))
     }) {
         n.codec = ours.codec.expect("checked");
         n.audio_pt = pt;
@@ -221,7 +248,9 @@ pub fn answer_to(offer: &str, ours: &mut LocalSdp) -> Result<String, SdpError> {
     ours.codec = Some(n.codec);
     let port = ours.port;
     ours.negotiated = Some(n);
-    Ok(format!("{head}m=audio {port} RTP/AVP {fmts}\r\n{attrs}a=ptime:20\r\na={dir}\r\n"))
+    Ok(format!(
+        "{head}m=audio {port} RTP/AVP {fmts}\r\n{attrs}a=ptime:20\r\na={dir}\r\n"
+    ))
 }
 
 #[cfg(test)]

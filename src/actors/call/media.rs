@@ -46,7 +46,11 @@ impl CallActor {
     pub(super) fn media_offer(&mut self) -> Result<String, String> {
         let engine = &self.services.media;
         let alloc = engine.allocate().map_err(|e| e.to_string())?;
-        let offer = sdp::offer(engine.advertised(), alloc.port, rand::random::<u32>().into());
+        let offer = sdp::offer(
+            engine.advertised(),
+            alloc.port,
+            rand::random::<u32>().into(),
+        );
         self.media.alloc = Some(alloc);
         Ok(offer)
     }
@@ -72,7 +76,11 @@ impl CallActor {
 
     /// The 2xx's answer: start RTP, or say why not (malformed SDP, no
     /// common codec, a rejected stream, no behaviour).
-    pub(super) fn media_answered(&mut self, body: &[u8], ctx: &mut Context<Self>) -> Result<(), String> {
+    pub(super) fn media_answered(
+        &mut self,
+        body: &[u8],
+        ctx: &mut Context<Self>,
+    ) -> Result<(), String> {
         self.media_prepare()?;
         let text = std::str::from_utf8(body).map_err(|_| "SDP answer is not UTF-8".to_string())?;
         if text.trim().is_empty() {
@@ -139,7 +147,11 @@ impl CallActor {
             return;
         };
         let scope = DncScope::Agent(self.plan.agent.id);
-        self.services.dnc.write().expect("dnc lock").add(&number, scope);
+        self.services
+            .dnc
+            .write()
+            .expect("dnc lock")
+            .add(&number, scope);
         let store = self.services.store.clone();
         let (n, at) = (vec![number.clone()], self.services.clock.now());
         actix::spawn(async move {
@@ -155,21 +167,27 @@ impl CallActor {
 
 impl CallActor {
     /// The outcome to record, given the media: a media failure ends the
-    /// call as `media_error` with its reason; a hang-up asked by the
-    /// behaviour or forced by the duration limit says so in the reason.
+    /// call as `media_error`.
     pub(super) fn media_outcome(
         &self,
         status: CallStatus,
         cause: crate::domain::Cause,
-        reason: String,
-    ) -> (CallStatus, crate::domain::Cause, String) {
-        use crate::domain::Cause;
+    ) -> (CallStatus, crate::domain::Cause) {
+        match &self.media.failure {
+            Some(_) => (CallStatus::Failed, crate::domain::Cause::MediaError),
+            None => (status, cause),
+        }
+    }
+
+    /// What the media adds to the end event's detail: why it failed, or
+    /// why we hung up (the behaviour asked, or the duration limit).
+    pub(super) fn media_detail(&self) -> Option<String> {
         if let Some(why) = &self.media.failure {
-            return (CallStatus::Failed, Cause::MediaError, why.clone());
+            return Some(format!("media: {why}"));
         }
-        match &self.media.hangup_reason {
-            Some(r) if cause == Cause::Answered => (status, cause, format!("{reason}; hung up by us: {r}")),
-            _ => (status, cause, reason),
-        }
+        self.media
+            .hangup_reason
+            .as_ref()
+            .map(|r| format!("hung up by us: {r}"))
     }
 }

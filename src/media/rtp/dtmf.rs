@@ -128,7 +128,11 @@ mod tests {
         assert_eq!(r.on_packet(3000, &p(5, true, 800)), Some('5'));
         assert_eq!(r.on_packet(5000, &p(11, false, 160)), Some('#'));
         assert_eq!(r.on_packet(6000, &p(14, false, 160)), Some('C'));
-        assert_eq!(r.on_packet(7000, &p(16, false, 160)), None, "flash is no key");
+        assert_eq!(
+            r.on_packet(7000, &p(16, false, 160)),
+            None,
+            "flash is no key"
+        );
         assert_eq!(r.on_packet(8000, &[1, 2]), None, "short payload");
     }
 

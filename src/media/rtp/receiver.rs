@@ -133,7 +133,11 @@ mod tests {
             }
             last = Some(transit);
         }
-        assert!((r.jitter() as f64 - j).abs() <= 1.0, "{} vs {j}", r.jitter());
+        assert!(
+            (r.jitter() as f64 - j).abs() <= 1.0,
+            "{} vs {j}",
+            r.jitter()
+        );
         assert!(j > 10.0);
         // Perfectly paced packets have none.
         let mut p = Receiver::default();

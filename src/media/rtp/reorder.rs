@@ -71,7 +71,11 @@ impl<T> Reorder<T> {
     /// wait behind a gap.
     pub fn pop(&mut self) -> Option<T> {
         let next = self.next?;
-        let i = match self.slots.iter().position(|s| matches!(s, Some((q, _)) if *q == next)) {
+        let i = match self
+            .slots
+            .iter()
+            .position(|s| matches!(s, Some((q, _)) if *q == next))
+        {
             Some(i) => i,
             None if self.held() >= DEPTH => self.oldest()?,
             None => return None,

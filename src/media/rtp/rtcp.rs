@@ -9,7 +9,9 @@ use rtcp::packet::Packet;
 use rtcp::receiver_report::ReceiverReport;
 use rtcp::reception_report::ReceptionReport;
 use rtcp::sender_report::SenderReport;
-use rtcp::source_description::{SdesType, SourceDescription, SourceDescriptionChunk, SourceDescriptionItem};
+use rtcp::source_description::{
+    SdesType, SourceDescription, SourceDescriptionChunk, SourceDescriptionItem,
+};
 use std::time::{Duration, Instant};
 
 /// Average report interval (RFC 3550 6.2's minimum of 5 s).
@@ -130,30 +132,65 @@ mod tests {
             packets: 250,
             octets: 40_000,
         };
-        let last = LastSr { lsr: 0xABCD_0000, at: now };
-        let bytes = report(&me, "outdial@test", Some((0x55, &mut r)), Some(last), now + Duration::from_secs(1)).unwrap();
+        let last = LastSr {
+            lsr: 0xABCD_0000,
+            at: now,
+        };
+        let bytes = report(
+            &me,
+            "outdial@test",
+            Some((0x55, &mut r)),
+            Some(last),
+            now + Duration::from_secs(1),
+        )
+        .unwrap();
         let packets = rtcp::packet::unmarshal(&mut &bytes[..]).unwrap();
         assert_eq!(packets.len(), 2);
         let sr = packets[0].as_any().downcast_ref::<SenderReport>().unwrap();
-        assert_eq!((sr.ssrc, sr.packet_count, sr.octet_count), (0x1234, 250, 40_000));
+        assert_eq!(
+            (sr.ssrc, sr.packet_count, sr.octet_count),
+            (0x1234, 250, 40_000)
+        );
         assert_eq!(sr.ntp_time >> 32, 1_700_000_000 + NTP_UNIX_OFFSET);
         assert_eq!(sr.ntp_time & 0xFFFF_FFFF, 1 << 31);
         let block = &sr.reports[0];
-        assert_eq!((block.ssrc, block.total_lost, block.last_sequence_number), (0x55, 1, 4));
+        assert_eq!(
+            (block.ssrc, block.total_lost, block.last_sequence_number),
+            (0x55, 1, 4)
+        );
         assert_eq!(block.fraction_lost, 64);
-        assert_eq!((block.last_sender_report, block.delay), (0xABCD_0000, 65_536));
-        assert!(packets[1].as_any().downcast_ref::<SourceDescription>().is_some());
+        assert_eq!(
+            (block.last_sender_report, block.delay),
+            (0xABCD_0000, 65_536)
+        );
+        assert!(packets[1]
+            .as_any()
+            .downcast_ref::<SourceDescription>()
+            .is_some());
         // Our own report read back gives its LSR.
-        assert_eq!(read(&bytes, now).unwrap().unwrap().lsr, (me.ntp >> 16) as u32);
+        assert_eq!(
+            read(&bytes, now).unwrap().unwrap().lsr,
+            (me.ntp >> 16) as u32
+        );
         assert!(read(b"\x00\x01", now).is_err());
     }
 
     #[test]
     fn a_silent_sender_sends_a_receiver_report() {
-        let me = Sending { ssrc: 9, active: false, ntp: 0, rtp_ts: 0, packets: 0, octets: 0 };
+        let me = Sending {
+            ssrc: 9,
+            active: false,
+            ntp: 0,
+            rtp_ts: 0,
+            packets: 0,
+            octets: 0,
+        };
         let bytes = report(&me, "x", None, None, Instant::now()).unwrap();
         let packets = rtcp::packet::unmarshal(&mut &bytes[..]).unwrap();
-        assert!(packets[0].as_any().downcast_ref::<ReceiverReport>().is_some());
+        assert!(packets[0]
+            .as_any()
+            .downcast_ref::<ReceiverReport>()
+            .is_some());
         assert_eq!(read(&bytes, Instant::now()).unwrap().map(|l| l.lsr), None);
     }
 }

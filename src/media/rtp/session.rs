@@ -53,8 +53,12 @@ pub struct TickCtx<'a> {
     /// Wall time as Unix seconds and nanoseconds, for RTCP's NTP field.
     pub unix: (u64, u32),
     pub buf: &'a mut [u8; 1500],
-    /// Send-interval errors, in microseconds, for the thread's histogram.
+    /// Send-interval errors, for the thread's histogram.
     pub interval_error: &'a mut dyn FnMut(Duration),
+    /// Packets sent and accepted this tick, summed over the thread's
+    /// sessions.
+    pub sent: u64,
+    pub received: u64,
 }
 
 pub struct Session {
@@ -101,7 +105,14 @@ impl Session {
         let ssrc = rand::random();
         Session {
             id,
-            cname: format!("outdial-{ssrc:08x}@{}", alloc.rtp.local_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]))),
+            cname: format!(
+                "outdial-{ssrc:08x}@{}",
+                alloc
+                    .rtp
+                    .local_addr()
+                    .map(|a| a.ip())
+                    .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+            ),
             alloc,
             neg,
             behaviour,
@@ -187,9 +198,15 @@ impl Session {
     fn drain_requests(&mut self) {
         while let Some(req) = self.behaviour.take_request() {
             match req {
-                Request::SendDtmf(digits) if self.neg.event_pt.is_some() => self.dtmf_tx.queue(&digits),
+                Request::SendDtmf(digits) if self.neg.event_pt.is_some() => {
+                    self.dtmf_tx.queue(&digits)
+                }
                 Request::SendDtmf(digits) => {
-                    tracing::warn!(session = self.id, digits, "callee accepted no telephone-event; digits not sent")
+                    tracing::warn!(
+                        session = self.id,
+                        digits,
+                        "callee accepted no telephone-event; digits not sent"
+                    )
                 }
                 other => (self.notify)(Note::Request(other)),
             }
@@ -258,6 +275,7 @@ impl Session {
                 }
                 self.sent_since_report = true;
                 self.stats.sent(len);
+                cx.sent += 1;
                 let now = cx.now;
                 if let Some(last) = self.last_send.replace(now) {
                     let gap = now.saturating_duration_since(last);
@@ -276,7 +294,11 @@ impl Session {
     fn read_rtp(&mut self, cx: &mut TickCtx<'_>) {
         for _ in 0..READS_PER_TICK {
             match self.alloc.rtp.recv_from(&mut cx.buf[..]) {
-                Ok((n, from)) => self.on_rtp(&cx.buf[..n], from, cx.now),
+                Ok((n, from)) => {
+                    if self.on_rtp(&cx.buf[..n], from, cx.now) {
+                        cx.received += 1;
+                    }
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) => {
                     tracing::debug!(session = self.id, error = %e, "RTP receive failed");
@@ -286,11 +308,12 @@ impl Session {
         }
     }
 
-    fn on_rtp(&mut self, data: &[u8], from: SocketAddr, now: Instant) {
+    /// One datagram from the RTP socket; true when it was accepted.
+    fn on_rtp(&mut self, data: &[u8], from: SocketAddr, now: Instant) -> bool {
         let mut reader = data;
         let Ok(header) = Header::unmarshal(&mut reader) else {
             self.stats.wrong_payload_type();
-            return;
+            return false;
         };
         let mut payload = &data[header.marshal_size().min(data.len())..];
         if header.padding {
@@ -298,17 +321,22 @@ impl Session {
             payload = &payload[..payload.len().saturating_sub(pad)];
         }
         let pt = header.payload_type;
-        let known = pt == self.neg.audio_pt || Some(pt) == self.neg.event_pt || Some(pt) == self.neg.cn_pt;
+        let known =
+            pt == self.neg.audio_pt || Some(pt) == self.neg.event_pt || Some(pt) == self.neg.cn_pt;
         if header.version != 2 || !known {
             self.stats.wrong_payload_type();
-            return;
+            return false;
         }
         match self.latched {
-            Some(l) if l != from => return self.stats.wrong_source(),
+            Some(l) if l != from => {
+                self.stats.wrong_source();
+                return false;
+            }
             Some(_) => {}
             None => {
                 if self.neg.remote.is_some_and(|r| r.ip() != from.ip()) {
-                    return self.stats.wrong_source();
+                    self.stats.wrong_source();
+                    return false;
                 }
                 self.latched = Some(from);
             }
@@ -320,10 +348,14 @@ impl Session {
             self.reorder.reset();
         }
         let arrival = (now.saturating_duration_since(self.start).as_micros() * 8 / 1000) as u32;
-        self.receiver.on_packet(header.sequence_number, header.timestamp, arrival);
+        self.receiver
+            .on_packet(header.sequence_number, header.timestamp, arrival);
         self.stats.received(payload.len());
         if pt == self.neg.audio_pt {
-            let mut frame = Frame { len: 0, data: [0; MAX_PAYLOAD] };
+            let mut frame = Frame {
+                len: 0,
+                data: [0; MAX_PAYLOAD],
+            };
             let n = payload.len().min(MAX_PAYLOAD);
             frame.data[..n].copy_from_slice(&payload[..n]);
             frame.len = n as u16;
@@ -335,6 +367,7 @@ impl Session {
                 self.dtmf(now, digit);
             }
         }
+        true
     }
 
     fn read_rtcp(&mut self, cx: &mut TickCtx<'_>) {

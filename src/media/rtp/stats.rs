@@ -64,7 +64,10 @@ impl SharedStats {
 
     /// Packets and payload octets sent so far.
     pub fn sent_counts(&self) -> (u64, u64) {
-        (self.packets_sent.load(Relaxed), self.bytes_sent.load(Relaxed))
+        (
+            self.packets_sent.load(Relaxed),
+            self.bytes_sent.load(Relaxed),
+        )
     }
 
     pub fn publish_receiver(&self, r: &Receiver) {

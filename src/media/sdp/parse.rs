@@ -128,7 +128,10 @@ pub fn parse(body: &str) -> Result<Description, SdpError> {
         }
     }
     if !seen_version {
-        return Err(SdpError::Malformed { line: 1, reason: "empty body" });
+        return Err(SdpError::Malformed {
+            line: 1,
+            reason: "empty body",
+        });
     }
     Ok(desc)
 }
@@ -198,7 +201,11 @@ fn attribute(desc: &mut Description, value: &str) -> Result<(), &'static str> {
             let mut it = arg.split_ascii_whitespace();
             let port = it.next().and_then(|p| p.parse().ok()).ok_or("bad a=rtcp")?;
             let rest = it.collect::<Vec<_>>().join(" ");
-            let addr = if rest.is_empty() { None } else { Some(connection(&rest).ok_or("bad a=rtcp address")?) };
+            let addr = if rest.is_empty() {
+                None
+            } else {
+                Some(connection(&rest).ok_or("bad a=rtcp address")?)
+            };
             m.rtcp = Some((port, addr));
         }
         _ => {}

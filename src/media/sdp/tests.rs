@@ -82,17 +82,36 @@ fn directions_are_mirrored_and_hold_stops_sending() {
 #[test]
 fn refusals_say_why() {
     let c = "c=IN IP4 192.0.2.7";
-    assert_eq!(negotiate_answer(&answer_with(&[c, "m=audio 0 RTP/AVP 0"])), Err(SdpError::Rejected));
     assert_eq!(
-        negotiate_answer(&answer_with(&[c, "m=audio 3000 RTP/AVP 18", "a=rtpmap:18 G729/8000"])),
+        negotiate_answer(&answer_with(&[c, "m=audio 0 RTP/AVP 0"])),
+        Err(SdpError::Rejected)
+    );
+    assert_eq!(
+        negotiate_answer(&answer_with(&[
+            c,
+            "m=audio 3000 RTP/AVP 18",
+            "a=rtpmap:18 G729/8000"
+        ])),
         Err(SdpError::NoCommonCodec { got: "18".into() })
     );
     assert_eq!(negotiate_answer(&answer_with(&[c])), Err(SdpError::NoAudio));
-    assert_eq!(negotiate_answer(&answer_with(&["m=audio 3000 RTP/AVP 0"])), Err(SdpError::NoAddress));
-    assert!(matches!(negotiate_answer("hello"), Err(SdpError::Malformed { line: 1, .. })));
-    assert!(matches!(negotiate_answer(""), Err(SdpError::Malformed { .. })));
+    assert_eq!(
+        negotiate_answer(&answer_with(&["m=audio 3000 RTP/AVP 0"])),
+        Err(SdpError::NoAddress)
+    );
     assert!(matches!(
-        negotiate_answer(&answer_with(&["c=IN IP4 nowhere", "m=audio 3000 RTP/AVP 0"])),
+        negotiate_answer("hello"),
+        Err(SdpError::Malformed { line: 1, .. })
+    ));
+    assert!(matches!(
+        negotiate_answer(""),
+        Err(SdpError::Malformed { .. })
+    ));
+    assert!(matches!(
+        negotiate_answer(&answer_with(&[
+            "c=IN IP4 nowhere",
+            "m=audio 3000 RTP/AVP 0"
+        ])),
         Err(SdpError::Malformed { line: 5, .. })
     ));
     assert!(matches!(
@@ -100,7 +119,11 @@ fn refusals_say_why() {
         Err(SdpError::Malformed { line: 6, .. })
     ));
     assert!(matches!(
-        negotiate_answer(&answer_with(&[c, "m=audio 3000 RTP/AVP 0", "a=rtpmap:zz PCMU/8000"])),
+        negotiate_answer(&answer_with(&[
+            c,
+            "m=audio 3000 RTP/AVP 0",
+            "a=rtpmap:zz PCMU/8000"
+        ])),
         Err(SdpError::Malformed { line: 7, .. })
     ));
 }
@@ -130,7 +153,10 @@ fn answer_to_keeps_the_codec_and_uses_the_offers_event_type() {
     assert!(a.contains("a=rtpmap:97 telephone-event/8000\r\n"));
     assert!(a.contains("a=sendrecv\r\n"));
     let n = ours.negotiated.clone().unwrap();
-    assert_eq!((n.codec, n.audio_pt, n.event_pt), (Codec::Pcma, 8, Some(97)));
+    assert_eq!(
+        (n.codec, n.audio_pt, n.event_pt),
+        (Codec::Pcma, 8, Some(97))
+    );
     // The answer is itself a valid description.
     assert_eq!(negotiate_answer(&a).unwrap().codec, Codec::Pcma);
 }
@@ -138,14 +164,25 @@ fn answer_to_keeps_the_codec_and_uses_the_offers_event_type() {
 #[test]
 fn answer_to_a_hold_and_to_a_rejected_stream() {
     let mut ours = local();
-    let hold = answer_with(&["c=IN IP4 192.0.2.7", "m=audio 30000 RTP/AVP 0", "a=sendonly"]);
+    let hold = answer_with(&[
+        "c=IN IP4 192.0.2.7",
+        "m=audio 30000 RTP/AVP 0",
+        "a=sendonly",
+    ]);
     let a = answer_to(&hold, &mut ours).unwrap();
     assert!(a.contains("a=recvonly\r\n"), "{a}");
-    assert!(a.contains("RTP/AVP 0\r\n"), "PCMA not offered: PCMU taken: {a}");
+    assert!(
+        a.contains("RTP/AVP 0\r\n"),
+        "PCMA not offered: PCMU taken: {a}"
+    );
     assert!(!ours.negotiated.as_ref().unwrap().we_send());
     let off = answer_with(&["c=IN IP4 192.0.2.7", "m=audio 0 RTP/AVP 0"]);
     let a = answer_to(&off, &mut ours).unwrap();
     assert!(a.contains("m=audio 0 RTP/AVP 0\r\n"));
     assert_eq!(ours.negotiated, None);
-    assert!(answer_to("v=0\r\nm=audio 1 RTP/AVP 18\r\nc=IN IP4 1.2.3.4\r\n", &mut ours).is_err());
+    assert!(answer_to(
+        "v=0\r\nm=audio 1 RTP/AVP 18\r\nc=IN IP4 1.2.3.4\r\n",
+        &mut ours
+    )
+    .is_err());
 }

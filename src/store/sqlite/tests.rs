@@ -43,7 +43,7 @@ fn agent(n: u128) -> Agent {
         ),
         calling_window: crate::domain::CallingWindow::Preset(crate::domain::Preset::Weekdays),
         webhooks: Vec::new(),
-                media: Default::default(),
+        media: Default::default(),
     }
 }
 
