@@ -26,6 +26,8 @@ pub struct CallMedia {
     /// Why the session is stopped, when known before the end.
     pub stop_hint: Option<Stop>,
     stats: Option<MediaStats>,
+    /// Our side of the SDP, for answering the far end's new offers.
+    local: Option<sdp::LocalSdp>,
 }
 
 /// Something the call's RTP session says.
@@ -46,11 +48,16 @@ impl CallActor {
     pub(super) fn media_offer(&mut self) -> Result<String, String> {
         let engine = &self.services.media;
         let alloc = engine.allocate().map_err(|e| e.to_string())?;
-        let offer = sdp::offer(
-            engine.advertised(),
-            alloc.port,
-            rand::random::<u32>().into(),
-        );
+        let session_id = u64::from(rand::random::<u32>());
+        let offer = sdp::offer(engine.advertised(), alloc.port, session_id);
+        self.media.local = Some(sdp::LocalSdp {
+            addr: engine.advertised(),
+            port: alloc.port,
+            session_id,
+            version: session_id,
+            codec: None,
+            negotiated: None,
+        });
         self.media.alloc = Some(alloc);
         Ok(offer)
     }
@@ -87,12 +94,27 @@ impl CallActor {
             return Err("2xx carried no SDP answer".into());
         }
         let neg = sdp::negotiate_answer(text).map_err(|e| e.to_string())?;
+        if let Some(local) = self.media.local.as_mut() {
+            local.codec = Some(neg.codec);
+        }
         let alloc = self.media.alloc.take().ok_or("no RTP port held")?;
         let behaviour = self.media.behaviour.take().ok_or("no behaviour")?;
         let me = ctx.address();
         let notify = Box::new(move |note| me.do_send(MediaNote(note)));
         self.media.session = Some(self.services.media.run(alloc, neg, behaviour, notify));
         Ok(())
+    }
+
+    /// The far end's new offer in a re-INVITE or UPDATE (RFC 3264 8): our
+    /// answer, and the RTP session follows what it agreed (a new address,
+    /// hold, another codec). `Err` is the reason to refuse it with 488.
+    pub fn media_answer_offer(&mut self, offer: &str) -> Result<String, sdp::SdpError> {
+        let local = self.media.local.as_mut().ok_or(sdp::SdpError::NoAudio)?;
+        let answer = sdp::answer_to(offer, local)?;
+        if let (Some(session), Some(neg)) = (&self.media.session, local.negotiated.clone()) {
+            session.update(neg);
+        }
+        Ok(answer)
     }
 
     /// A key the callee pressed, received as SIP INFO.

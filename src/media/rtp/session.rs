@@ -38,6 +38,8 @@ const MAX_PAYLOAD: usize = 320;
 /// Packets read per socket per tick at most, so a flood on one call
 /// cannot starve the others on the thread.
 const READS_PER_TICK: usize = 16;
+/// Read the RTCP socket every 10th tick (200 ms).
+const RTCP_READ_EVERY: u32 = 10;
 /// Decoded audio kept ahead of the behaviour: 3 frames.
 const FIFO: usize = 3 * FRAME;
 
@@ -89,6 +91,9 @@ pub struct Session {
     last_sr: Option<rtcp::LastSr>,
     start: Instant,
     next_rtcp: Instant,
+    /// Ticks run; RTCP, which comes every few seconds, is read on every
+    /// [`RTCP_READ_EVERY`]th tick only, sparing a system call per tick.
+    ticks: u32,
     stopped: bool,
 }
 
@@ -137,6 +142,7 @@ impl Session {
             start: now,
             // RFC 3550 6.2: the first report after half an interval.
             next_rtcp: now + rtcp::INTERVAL / 2,
+            ticks: 0,
             stopped: false,
         }
     }
@@ -173,7 +179,10 @@ impl Session {
     /// One 20 ms step.
     pub fn tick(&mut self, cx: &mut TickCtx<'_>) {
         self.read_rtp(cx);
-        self.read_rtcp(cx);
+        if self.ticks % RTCP_READ_EVERY == 0 {
+            self.read_rtcp(cx);
+        }
+        self.ticks = self.ticks.wrapping_add(1);
         while let Some(frame) = self.reorder.pop() {
             self.push_audio(&frame.data[..usize::from(frame.len)]);
         }
@@ -421,3 +430,6 @@ impl Session {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
