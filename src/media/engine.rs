@@ -143,7 +143,7 @@ fn worker(rx: std::sync::mpsc::Receiver<Command>, clock: SharedClock, metrics: A
         Err(e) => return tracing::error!(error = %e, "media thread cannot start its runtime"),
     };
     rt.block_on(async move {
-        let mut sessions: Vec<Box<Session>> = Vec::new();
+        let mut sessions: Vec<Session> = Vec::new();
         let mut ticker = Ticker::new(clock.instant(), PERIOD);
         let mut buf = [0u8; 1500];
         loop {
@@ -192,17 +192,12 @@ fn worker(rx: std::sync::mpsc::Receiver<Command>, clock: SharedClock, metrics: A
     });
 }
 
-fn apply(
-    sessions: &mut Vec<Box<Session>>,
-    cmd: Command,
-    now: std::time::Instant,
-    m: &MediaMetrics,
-) {
-    let find = |sessions: &mut Vec<Box<Session>>, id: u64| sessions.iter().position(|s| s.id == id);
+fn apply(sessions: &mut Vec<Session>, cmd: Command, now: std::time::Instant, m: &MediaMetrics) {
+    let find = |sessions: &mut Vec<Session>, id: u64| sessions.iter().position(|s| s.id == id);
     match cmd {
         Command::Start(s) => {
             m.sessions.fetch_add(1, Relaxed);
-            sessions.push(s);
+            sessions.push(*s);
         }
         Command::Dtmf(id, digit) => {
             if let Some(i) = find(sessions, id) {

@@ -179,7 +179,7 @@ impl Session {
     /// One 20 ms step.
     pub fn tick(&mut self, cx: &mut TickCtx<'_>) {
         self.read_rtp(cx);
-        if self.ticks % RTCP_READ_EVERY == 0 {
+        if self.ticks.is_multiple_of(RTCP_READ_EVERY) {
             self.read_rtcp(cx);
         }
         self.ticks = self.ticks.wrapping_add(1);

@@ -28,7 +28,9 @@ impl Behaviour for Probe {
         self.digits.lock().unwrap().push(digit);
         if digit == '9' {
             self.requests.push(Request::SendDtmf("1".into()));
-            self.requests.push(Request::Hangup { reason: "done".into() });
+            self.requests.push(Request::Hangup {
+                reason: "done".into(),
+            });
         }
     }
     fn take_request(&mut self) -> Option<Request> {
@@ -55,7 +57,8 @@ fn rig(codec: Codec, pt: u8) -> Rig {
     let pool = PortPool::new(ip, base, base + 40);
     let alloc = pool.allocate().unwrap();
     let peer = UdpSocket::bind((ip, 0)).unwrap();
-    peer.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    peer.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let neg = Negotiated {
         codec,
         audio_pt: pt,
@@ -74,7 +77,15 @@ fn rig(codec: Codec, pt: u8) -> Rig {
     let stats = Arc::new(SharedStats::new(codec.name()));
     let notify: Notify = Box::new(move |n| sink.lock().unwrap().push(n));
     let session = Session::new(1, alloc, neg, Box::new(b), notify, stats, now);
-    Rig { session, peer, heard, digits, notes, now, _pool: pool }
+    Rig {
+        session,
+        peer,
+        heard,
+        digits,
+        notes,
+        now,
+        _pool: pool,
+    }
 }
 
 impl Rig {
@@ -87,12 +98,22 @@ impl Rig {
         self.now += Duration::from_millis(20);
         let mut buf = [0u8; 1500];
         let mut errs = |_: Duration| {};
-        let mut cx = TickCtx { now: self.now, unix: (0, 0), buf: &mut buf, interval_error: &mut errs, sent: 0, received: 0 };
+        let mut cx = TickCtx {
+            now: self.now,
+            unix: (0, 0),
+            buf: &mut buf,
+            interval_error: &mut errs,
+            sent: 0,
+            received: 0,
+        };
         self.session.tick(&mut cx);
     }
     fn recv(&self) -> (Header, Vec<u8>) {
         let mut buf = [0u8; 1500];
-        let (n, _) = self.peer.recv_from(&mut buf).expect("a packet from the session");
+        let (n, _) = self
+            .peer
+            .recv_from(&mut buf)
+            .expect("a packet from the session");
         let mut r = &buf[..n];
         let h = Header::unmarshal(&mut r).unwrap();
         (h, r.to_vec())
@@ -100,7 +121,14 @@ impl Rig {
 }
 
 fn packet(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
-    let h = Header { version: 2, payload_type: pt, sequence_number: seq, timestamp: ts, ssrc, ..Default::default() };
+    let h = Header {
+        version: 2,
+        payload_type: pt,
+        sequence_number: seq,
+        timestamp: ts,
+        ssrc,
+        ..Default::default()
+    };
     let mut out = h.marshal().unwrap().to_vec();
     out.extend_from_slice(payload);
     out
@@ -127,11 +155,17 @@ fn sends_paced_frames_with_rising_sequence_and_timestamp() {
 fn pcma_is_transcoded_both_ways() {
     let mut r = rig(Codec::Pcma, 8);
     let dest = r.our_addr();
-    r.peer.send_to(&packet(8, 1, 0, 7, &[g711::ALAW_SILENCE; 160]), dest).unwrap();
+    r.peer
+        .send_to(&packet(8, 1, 0, 7, &[g711::ALAW_SILENCE; 160]), dest)
+        .unwrap();
     r.tick();
     let (h, p) = r.recv();
     assert_eq!(h.payload_type, 8);
-    assert_eq!(p, vec![g711::ALAW_SILENCE; 160], "mu-law silence sent as A-law");
+    assert_eq!(
+        p,
+        vec![g711::ALAW_SILENCE; 160],
+        "mu-law silence sent as A-law"
+    );
     let heard = r.heard.lock().unwrap().clone();
     assert_eq!(heard, vec![[0xFE; 160]], "A-law +8 heard as mu-law +8");
 }
@@ -141,12 +175,18 @@ fn wrong_payload_types_and_other_sources_are_dropped_and_counted() {
     let mut r = rig(Codec::Pcmu, 0);
     let dest = r.our_addr();
     let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
-    r.peer.send_to(&packet(18, 1, 0, 7, &[0; 20]), dest).unwrap();
+    r.peer
+        .send_to(&packet(18, 1, 0, 7, &[0; 20]), dest)
+        .unwrap();
     r.peer.send_to(b"not rtp", dest).unwrap();
-    r.peer.send_to(&packet(0, 2, 160, 7, &[1; 160]), dest).unwrap();
+    r.peer
+        .send_to(&packet(0, 2, 160, 7, &[1; 160]), dest)
+        .unwrap();
     r.tick();
     // Latched on the peer: a second address, even on loopback, is refused.
-    stranger.send_to(&packet(0, 3, 320, 7, &[2; 160]), dest).unwrap();
+    stranger
+        .send_to(&packet(0, 3, 320, 7, &[2; 160]), dest)
+        .unwrap();
     r.tick();
     let s = r.session.stats.snapshot();
     assert_eq!(s.dropped_wrong_payload_type, 2);
@@ -160,7 +200,9 @@ fn reordered_packets_are_heard_in_order_and_loss_is_counted() {
     let mut r = rig(Codec::Pcmu, 0);
     let dest = r.our_addr();
     for (seq, fill) in [(10u16, 10u8), (12, 12), (11, 11), (14, 14)] {
-        r.peer.send_to(&packet(0, seq, u32::from(seq) * 160, 7, &[fill; 160]), dest).unwrap();
+        r.peer
+            .send_to(&packet(0, seq, u32::from(seq) * 160, 7, &[fill; 160]), dest)
+            .unwrap();
     }
     for _ in 0..4 {
         r.tick();
@@ -177,12 +219,19 @@ fn digits_are_reported_once_and_requests_reach_the_call() {
     let dest = r.our_addr();
     for (seq, end) in [(1u16, false), (2, false), (3, true), (4, true), (5, true)] {
         let payload = [9u8, (u8::from(end) << 7) | 10, 0, 160];
-        r.peer.send_to(&packet(96, seq, 8000, 7, &payload), dest).unwrap();
+        r.peer
+            .send_to(&packet(96, seq, 8000, 7, &payload), dest)
+            .unwrap();
     }
     r.tick();
     assert_eq!(*r.digits.lock().unwrap(), "9");
     assert_eq!(r.session.stats.snapshot().dtmf_received, 1);
-    assert_eq!(*r.notes.lock().unwrap(), vec![Note::Request(Request::Hangup { reason: "done".into() })]);
+    assert_eq!(
+        *r.notes.lock().unwrap(),
+        vec![Note::Request(Request::Hangup {
+            reason: "done".into()
+        })]
+    );
     // The digit the behaviour asked for goes out as RFC 4733 events on 96.
     let (h, p) = r.recv();
     assert_eq!((h.payload_type, h.marker, p[0]), (96, true, 1));
