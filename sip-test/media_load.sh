@@ -23,17 +23,24 @@ WINDOW=${4:-15}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 WORK=$(mktemp -d /tmp/outdial-media-load.XXXXXX)
-ulimit -n 65536 || true
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 command -v sipp >/dev/null || { apt-get update && apt-get install -y sip-tester; }
 cargo build --release --manifest-path "$ROOT/Cargo.toml" >/dev/null
 cleanup() { kill $(jobs -p) 2>/dev/null || true; }
 trap cleanup EXIT
 TICK=$(getconf CLK_TCK)
 
+# SIPp's -rtp_buffsize does not reach its echo socket, which then keeps the
+# kernel's default receive buffer (about 200 packets): each media tick's
+# burst (one packet per call) overflows it past a few hundred calls. Raise
+# the default while SIPp creates its sockets (root only), then put it back.
+RMEM=$(sysctl -n net.core.rmem_default)
+sysctl -qw net.core.rmem_default=4194304 2>/dev/null || echo "note: cannot raise net.core.rmem_default; SIPp's echo socket may drop"
 sipp -sf "$HERE/uas_answer_rtp_echo.xml" -i 127.0.0.1 -p 25180 -mp 26000 -rtp_echo \
-  -m "$CALLS" -buff_size 8388608 -nostdin -trace_stat -stf "$WORK/uas.csv" -fd 1 \
+  -m "$CALLS" -buff_size 8388608 -rtp_buffsize 8388608 -nostdin -trace_stat -stf "$WORK/uas.csv" -fd 1 \
   >"$WORK/sipp.log" 2>&1 &
 sleep 0.5
+sysctl -qw net.core.rmem_default="$RMEM" 2>/dev/null || true
 cat > "$WORK/outdial.toml" <<TOML
 [api]
 listen = "127.0.0.1:28180"
@@ -119,6 +126,19 @@ def quantile(b0, b1, q):
     for le, c in d:
         if c >= q * total:
             return le * 1e3
+def udp_drops():
+    """Kernel receive-buffer drops: SIPp's echo socket, the engine's RTP sockets."""
+    echo = engine = 0
+    for path in ("/proc/net/udp", "/proc/net/udp6"):
+        for line in open(path).read().splitlines()[1:]:
+            f = line.split()
+            port = int(f[1].rsplit(":", 1)[1], 16)
+            if port == 26000:
+                echo += int(f[-1])
+            elif 30000 <= port <= 40000:
+                engine += int(f[-1])
+    return echo, engine
+d0 = udp_drops()
 m0, c0, p0, r_up = metrics(), media_cpu(), proc_cpu(), rss()
 time.sleep(window)
 m1, c1, p1 = metrics(), media_cpu(), proc_cpu()
@@ -138,6 +158,8 @@ print(f"send-interval error p50 <= {quantile(b0, b1, 0.5):.1f} ms, p99 <= {quant
       f"skipped ticks {skipped:.0f}")
 print(f"media threads CPU {cpu:.2f} s = {cpu / window * 100:.0f} % of one core; "
       f"{cpu * 1e6 / max(sent + recv, 1):.2f} us per RTP packet (sent + received, kernel included)")
+d1 = udp_drops()
+print(f"kernel receive drops in the window: SIPp echo socket {d1[0] - d0[0]}, engine RTP sockets {d1[1] - d0[1]}")
 print(f"whole engine CPU {(p1 - p0) / window * 100:.0f} % of one core")
 print(f"RSS {rss0 // 1024} MiB idle, {r_up // 1024} MiB with {up:.0f} calls up: "
       f"{(r_up - rss0) / max(up, 1):.1f} KiB per call")

@@ -134,6 +134,9 @@ impl MediaEngine {
     }
 }
 
+/// How early the runtime's timer wakes a media thread before a tick.
+const COARSE: Duration = Duration::from_millis(1);
+
 fn worker(rx: std::sync::mpsc::Receiver<Command>, clock: SharedClock, metrics: Arc<MediaMetrics>) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -147,7 +150,15 @@ fn worker(rx: std::sync::mpsc::Receiver<Command>, clock: SharedClock, metrics: A
         let mut ticker = Ticker::new(clock.instant(), PERIOD);
         let mut buf = [0u8; 1500];
         loop {
-            tokio::time::sleep_until(ticker.deadline().into()).await;
+            // Tokio's timer has 1 ms granularity: sleep on it to within a
+            // millisecond (so tasks of this runtime run meanwhile), then
+            // the rest on the thread, which wakes within tens of us.
+            let deadline = ticker.deadline();
+            tokio::time::sleep_until((deadline - COARSE).into()).await;
+            let left = deadline.saturating_duration_since(clock.instant());
+            if !left.is_zero() {
+                std::thread::sleep(left);
+            }
             let now = clock.instant();
             let Some(late) = ticker.poll(now) else {
                 continue;
