@@ -661,4 +661,30 @@ mod tests {
             agent_body(&json!({"maxConcurrentCalls": "ten"}), Some(&base), base.id).unwrap_err();
         assert_eq!(errs[0].field, "maxConcurrentCalls");
     }
+
+    #[test]
+    fn an_agents_media_is_read_and_validated() {
+        let base = json!({"name": "a", "timezone": "UTC", "maxConcurrentCalls": 1, "callerId": "+15550001111", "trunk": "t"});
+        let with = |media: Value| {
+            let mut b = base.clone();
+            b["media"] = media;
+            agent_body(&b, None, AgentId(Uuid::from_u128(9)))
+        };
+        let a = with(json!({"mode": "stream", "url": "wss://agent.example/media"})).unwrap();
+        assert!(matches!(
+            a.media,
+            crate::domain::media::MediaMode::Stream(_)
+        ));
+        assert_eq!(a.validate(|t| t == "t"), Ok(()));
+        let bad = with(json!({"mode": "stream", "url": "http://agent"})).unwrap();
+        let errs = bad.validate(|t| t == "t").unwrap_err();
+        assert_eq!(errs[0].field, "media.url");
+        let errs = with(json!({"mode": "karaoke"})).unwrap_err();
+        assert_eq!(errs[0].field, "media");
+        assert_eq!(
+            agent(true).media,
+            crate::domain::media::MediaMode::Silence,
+            "silence by default"
+        );
+    }
 }
