@@ -13,6 +13,7 @@ pub mod input;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
+pub mod trunks;
 pub mod webhooks;
 
 use crate::actors::scheduler::Scheduler;
@@ -56,6 +57,10 @@ pub struct AppState {
     pub sip_stats: Arc<TransportStats>,
     /// Webhook policy, counters, and the dispatcher's wake-up.
     pub webhooks: crate::webhooks::Webhooks,
+    /// Trunk hosts and their health, for `/api/v1/trunks` and metrics.
+    pub hosts: crate::trunks::Registry,
+    /// Requests refused or dropped from untrusted sources, for metrics.
+    pub sources: Arc<crate::trunks::sources::SourceGate>,
 }
 
 impl AppState {
@@ -129,6 +134,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
         calls::routes(),
         events::routes(),
         dnc::routes(),
+        trunks::routes(),
         webhooks::routes(),
         openapi::routes(),
     ]

@@ -4,6 +4,7 @@
 //! timeout, duration limit) on the injected clock.
 
 mod auth;
+mod failover;
 mod sip_flow;
 mod timers;
 
@@ -19,6 +20,7 @@ use crate::sip::message::{Inbound, Start};
 use crate::sip::transaction::{InviteClient, NonInviteClient};
 use crate::sip::transport::SipIn;
 use crate::store::Change;
+use crate::trunks::HostPick;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -116,13 +118,31 @@ pub struct CallActor {
     retry_after: Option<u32>,
     /// The engine is stopping: send nothing new, end what is up.
     shutting_down: bool,
+    /// The trunk host the current INVITE goes to; None when every host
+    /// was down as the attempt began (nothing is sent).
+    host: Option<HostPick>,
+    /// Hosts this attempt sent an INVITE to, in order.
+    tried: Vec<std::net::SocketAddr>,
+    /// Why to send the INVITE to the next host, once the current
+    /// transaction has sent its ACK.
+    failover: Option<(String, bool)>,
+    /// ACKs of INVITE transactions left by a failover, by branch, with
+    /// the host they go to: re-sent when that host retransmits its final
+    /// response (RFC 3261 17.1.1.3).
+    retired: HashMap<String, (Vec<u8>, std::net::SocketAddr)>,
 }
 
 impl CallActor {
     pub fn new(plan: CallPlan, services: Services) -> CallActor {
         let local = services.transport.advertised().to_string();
         let ids = LegIds::random(&local);
-        let request_uri = plan.call.endpoint.request_uri(&plan.trunk.target.host_port);
+        let host = services.hosts.pick(&plan.trunk.name, &[]).ok();
+        let host_port = host.as_ref().map_or_else(
+            || plan.trunk.target.host_port.clone(),
+            |h| h.host_port.clone(),
+        );
+        let identity = &plan.trunk.identity;
+        let request_uri = identity.request_uri(&plan.call.endpoint, &host_port);
         let attempt = Attempt {
             call_id: plan.call.id,
             number: plan.call.attempts + 1,
@@ -141,8 +161,11 @@ impl CallActor {
             sip_reason: None,
             cause: None,
             talk_seconds: None,
+            host: host.as_ref().map(|h| h.addr.to_string()),
         };
-        let leg = Leg::new(ids, local, plan.agent.caller_id.clone(), request_uri);
+        let mut leg = Leg::new(ids, local, plan.agent.caller_id.clone(), request_uri);
+        leg.invite_headers = identity.invite_headers(&plan.agent.caller_id, &host_port);
+        leg.anonymous_from = identity.anonymous_from();
         CallActor {
             zones: plan.rules.zones(&plan.call),
             plan,
@@ -173,6 +196,10 @@ impl CallActor {
             requeue: None,
             retry_after: None,
             shutting_down: false,
+            host,
+            tried: Vec::new(),
+            failover: None,
+            retired: HashMap::new(),
         }
     }
 
@@ -337,9 +364,11 @@ impl CallActor {
     }
 
     fn send(&self, bytes: Vec<u8>) {
-        self.services
-            .transport
-            .send(bytes, self.plan.trunk.target.addr);
+        let to = self
+            .host
+            .as_ref()
+            .map_or(self.plan.trunk.target.addr, |h| h.addr);
+        self.services.transport.send(bytes, to);
     }
 
     /// Record the outcome once and free the slot.

@@ -163,6 +163,11 @@ pub struct Attempt {
     pub cause: Option<Cause>,
     /// Seconds between answer and hang-up.
     pub talk_seconds: Option<f64>,
+    /// The trunk host (`ip:port`) the attempt's last INVITE went to: a
+    /// failover moves it. Stored before the INVITE leaves, so recovery
+    /// CANCELs the right host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// One entry of a call's history: every status change, and notable steps

@@ -61,6 +61,13 @@ pub struct Leg {
     /// value), one per realm, so a proxy's Proxy-Authorization and the far
     /// end's Authorization travel together (RFC 3261 22.2, 22.3).
     pub credentials: Vec<(String, String, String)>,
+    /// The trunk's INVITE headers (P-Asserted-Identity, Privacy, extra
+    /// headers), built by `trunks::identity` and checked by the config.
+    pub invite_headers: Vec<(String, String)>,
+    /// From hides the caller (RFC 3323 4.1.1.3) when the trunk asks for
+    /// `Privacy: id`; the caller ID then travels only in
+    /// P-Asserted-Identity.
+    pub anonymous_from: bool,
 }
 
 impl Leg {
@@ -77,10 +84,18 @@ impl Leg {
             route_set: Vec::new(),
             local_cseq,
             credentials: Vec::new(),
+            invite_headers: Vec::new(),
+            anonymous_from: false,
         }
     }
 
     fn from(&self) -> String {
+        if self.anonymous_from {
+            return format!(
+                "\"Anonymous\" <sip:anonymous@anonymous.invalid>;tag={}",
+                self.ids.from_tag
+            );
+        }
         format!(
             "<sip:{}@{}>;tag={}",
             self.caller, self.local, self.ids.from_tag
@@ -130,6 +145,7 @@ impl Leg {
                 .iter()
                 .map(|(h, _, v)| (h.clone(), v.clone())),
         );
+        o.extra.extend(self.invite_headers.iter().cloned());
         o.extra.push((
             "Allow".into(),
             "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO".into(),
@@ -165,6 +181,22 @@ impl Leg {
             .retain(|(h, r, _)| !(h == header && r == realm));
         self.credentials
             .push((header.to_string(), realm.to_string(), value));
+        &self.ids
+    }
+
+    /// Send the INVITE again to another host of the trunk (failover): a
+    /// new client transaction with the next CSeq and a new branch, the same
+    /// Call-ID and From tag, and the new host's Request-URI. Credentials
+    /// belonged to the old host's challenge and are dropped. Returns the
+    /// new identifiers to store before sending.
+    pub fn retarget(&mut self, request_uri: String) -> &LegIds {
+        self.ids.cseq += 1;
+        self.local_cseq = self.ids.cseq;
+        self.ids.branch = new_branch();
+        self.request_uri = request_uri;
+        self.final_to = None;
+        self.to_tag = None;
+        self.credentials.clear();
         &self.ids
     }
 
@@ -328,6 +360,51 @@ Record-Route: <sip:p1;lr>\r\nRecord-Route: <sip:p2;lr>\r\nContent-Length: 0\r\n\
         );
         let inv = parse(text.as_bytes()).unwrap();
         assert_eq!((inv.cseq, inv.cseq_method), (4, Method::Invite));
+    }
+
+    #[test]
+    fn trunk_headers_and_an_anonymous_from_reach_the_invite() {
+        let mut l = leg();
+        l.invite_headers = vec![
+            ("P-Asserted-Identity".into(), "<sip:+15550001111@h>".into()),
+            ("Privacy".into(), "id".into()),
+            ("X-Account".into(), "42".into()),
+        ];
+        l.anonymous_from = true;
+        let text = String::from_utf8(l.invite("v=0\r\n").unwrap()).unwrap();
+        assert!(
+            text.contains("P-Asserted-Identity: <sip:+15550001111@h>\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("Privacy: id\r\n"), "{text}");
+        assert!(text.contains("X-Account: 42\r\n"), "{text}");
+        let inv = parse(text.as_bytes()).unwrap();
+        assert!(inv.from.contains("anonymous.invalid"), "{}", inv.from);
+        assert!(!inv.from.contains("+15550001111"));
+        let cancel = parse(&l.cancel().unwrap()).unwrap();
+        assert_eq!(cancel.from, inv.from, "CANCEL's From is the INVITE's");
+    }
+
+    #[test]
+    fn a_retarget_is_a_new_transaction_to_the_new_host() {
+        let mut l = leg();
+        l.credentials
+            .push(("Authorization".into(), "r".into(), "Digest x".into()));
+        let ids = l.retarget("sip:+15551234567@127.0.0.1:5072".into()).clone();
+        assert_eq!(ids.cseq, 2);
+        assert_ne!(ids.branch, "z9hG4bKinv");
+        assert_eq!(ids.call_id, "c1@h");
+        let inv = parse(&l.invite("v=0\r\n").unwrap()).unwrap();
+        assert_eq!(inv.branch.as_deref(), Some(ids.branch.as_str()));
+        assert_eq!(
+            inv.start,
+            Start::Request {
+                method: Method::Invite,
+                uri: "sip:+15551234567@127.0.0.1:5072".into()
+            }
+        );
+        let text = String::from_utf8(l.invite("v=0\r\n").unwrap()).unwrap();
+        assert!(!text.contains("Digest x"), "{text}");
     }
 
     #[test]

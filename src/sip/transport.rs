@@ -40,6 +40,9 @@ pub struct Transport {
     /// across an await.
     routes: Arc<Mutex<HashMap<String, Recipient<SipIn>>>>,
     pub stats: Arc<TransportStats>,
+    /// Which sources may send requests (`trunks::sources`); lets all
+    /// through until the engine sets the trunks' addresses.
+    pub sources: Arc<crate::trunks::sources::SourceGate>,
 }
 
 /// Socket buffers large enough for thousands of calls per second; the
@@ -63,6 +66,7 @@ impl Transport {
             advertised: public.unwrap_or(bound).to_string(),
             routes: Arc::new(Mutex::new(HashMap::new())),
             stats: Arc::new(TransportStats::default()),
+            sources: Arc::default(),
         })
     }
 
@@ -149,6 +153,14 @@ impl Transport {
                 return;
             }
         };
+        if let Start::Request { method, .. } = &msg.start {
+            use crate::trunks::sources::Verdict;
+            match self.sources.check(from.ip(), method) {
+                Verdict::Accept => {}
+                Verdict::Drop => return,
+                Verdict::Refuse => return self.respond(&msg, 403, "Forbidden", from),
+            }
+        }
         let owner = self
             .routes
             .lock()
@@ -159,6 +171,18 @@ impl Transport {
             Some(owner) => owner.do_send(SipIn { msg, from }),
             None => self.unmatched(msg, from),
         }
+    }
+
+    fn respond(&self, msg: &Inbound, code: u16, reason: &str, to: SocketAddr) {
+        let resp = build_response(&ResponseTo {
+            request: msg,
+            code,
+            reason,
+            to_tag: None,
+            contact: None,
+            body: None,
+        });
+        self.send(resp, to);
     }
 
     fn unmatched(&self, msg: Inbound, from: SocketAddr) {

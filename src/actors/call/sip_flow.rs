@@ -14,6 +14,9 @@ impl CallActor {
     /// Register for the Call-ID, start the INVITE transaction and the ring
     /// timer; the transaction says when to (re)send.
     pub(super) fn send_invite(&mut self, ctx: &mut Context<Self>) {
+        if self.host.is_none() {
+            return self.no_usable_host(ctx);
+        }
         let local_ip = self.services.transport.local_addr().map(|a| a.ip());
         let ip = local_ip.unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
         self.offer = sdp::offer(ip, 4000, rand::random::<u32>().into());
@@ -77,6 +80,12 @@ impl CallActor {
                 }
                 // Timer B runs only until a provisional response: the trunk
                 // never answered at all (RFC 3261 17.1.1.2).
+                Action::Timeout if self.next_host().is_some() => {
+                    self.failover = Some(("no response (Timer B)".into(), false));
+                }
+                Action::TransportFailed if self.next_host().is_some() => {
+                    self.failover = Some(("a transport failure".into(), false));
+                }
                 Action::Timeout => {
                     self.finish(
                         CallStatus::Failed,
@@ -102,6 +111,9 @@ impl CallActor {
         // must still carry the challenged INVITE's branch and CSeq.
         if let Some(challenge) = self.challenge.take() {
             self.answer_challenge(challenge, ctx);
+        }
+        if let Some((why, acked)) = self.failover.take() {
+            self.fail_over(why, acked, ctx);
         }
     }
 
@@ -129,6 +141,11 @@ impl CallActor {
             }
             200..=299 => self.on_2xx(resp, ctx),
             401 | 407 if self.phase == Phase::Calling => self.challenge = Some(resp.clone()),
+            // The host cannot serve (no Retry-After: not a throttle) and
+            // another may: send the INVITE there once this one is ACKed.
+            503 if resp.retry_after.is_none() && self.next_host().is_some() => {
+                self.failover = Some((format!("{code} {reason}"), true));
+            }
             _ => {
                 // The ACK itself is sent by the transaction (SendAck).
                 let cause = if self.phase == Phase::Canceling && code == 487 {
@@ -306,6 +323,9 @@ impl CallActor {
     pub(super) fn on_response(&mut self, resp: Inbound, code: u16, ctx: &mut Context<Self>) {
         self.services.bus.metrics().response(code);
         let now = self.services.clock.instant();
+        if resp.cseq_method == Method::Invite && code >= 300 && self.on_retired_response(&resp) {
+            return;
+        }
         match resp.cseq_method {
             // A retransmitted challenge for an INVITE we already retried
             // with credentials: its transaction's ACK again (17.1.1.3).

@@ -19,8 +19,8 @@ pub(super) const CALL_WIDTH: usize = 13;
 /// The columns [`attempt`] reads, in order, for an `attempts` table aliased `a`.
 pub(super) const ATTEMPT_COLUMNS: &str = "a.call_id, a.number, a.trunk, a.request_uri, \
      a.sip_call_id, a.from_tag, a.branch, a.cseq, a.to_tag, a.remote_target, a.started_at, \
-     a.answered_at, a.ended_at, a.sip_code, a.sip_reason, a.cause, a.talk_seconds";
-pub(super) const ATTEMPT_WIDTH: usize = 17;
+     a.answered_at, a.ended_at, a.sip_code, a.sip_reason, a.cause, a.talk_seconds, a.host";
+pub(super) const ATTEMPT_WIDTH: usize = 18;
 
 /// The columns [`event`] reads, in order, for a `call_events` table aliased `e`.
 pub(super) const EVENT_COLUMNS: &str = "e.call_id, e.agent_id, e.event, e.status, e.at, e.detail";
@@ -142,6 +142,7 @@ pub(super) fn attempt(row: &Row, at: usize) -> Result<Option<Attempt>, StoreErro
         sip_reason: row.get(at + 14)?,
         cause: cause(&owner, row.get(at + 15)?)?,
         talk_seconds: row.get(at + 16)?,
+        host: row.get(at + 17)?,
     }))
 }
 

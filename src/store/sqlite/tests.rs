@@ -100,6 +100,7 @@ fn attempt(call_id: CallId, number: u32, at: DateTime<Utc>) -> Attempt {
         sip_reason: None,
         cause: None,
         talk_seconds: None,
+        host: None,
     }
 }
 
