@@ -274,3 +274,90 @@ fn requests_from_untrusted_addresses_are_dropped_by_default() {
         "{text}"
     );
 }
+
+/// The value of header `name` in a SIP message's text.
+fn header(text: &str, name: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// Wait for a request starting with `method` on `socket`.
+fn recv_request(socket: &UdpSocket, method: &str) -> String {
+    let mut buf = [0u8; 65_536];
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        if let Ok((n, _)) = socket.recv_from(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            if text.starts_with(&format!("{method} ")) {
+                return text;
+            }
+        }
+    }
+    panic!("no {method} arrived");
+}
+
+#[test]
+fn after_a_crash_the_host_that_has_the_invite_gets_the_cancel() {
+    // Host A answers 503, host B takes the INVITE and stays silent; the
+    // engine dies; after the restart the CANCEL must go to B, with the
+    // failover INVITE's branch and CSeq, and never to A.
+    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for s in [&a, &b] {
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+    }
+    let ports = [
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    ];
+    let mut engine = engine_with_hosts(&ports, "");
+    let id = dial(&engine);
+    let first = recv_request(&a, "INVITE");
+    let reply = format!(
+        "SIP/2.0 503 Service Unavailable\r\nVia: {}\r\nFrom: {}\r\nTo: {};tag=a1\r\n\
+         Call-ID: {}\r\nCSeq: {}\r\nContent-Length: 0\r\n\r\n",
+        header(&first, "Via"),
+        header(&first, "From"),
+        header(&first, "To"),
+        header(&first, "Call-ID"),
+        header(&first, "CSeq"),
+    );
+    a.send_to(reply.as_bytes(), engine.sip).unwrap();
+    let second = recv_request(&b, "INVITE");
+    assert_eq!(header(&second, "Call-ID"), header(&first, "Call-ID"));
+    assert_eq!(header(&second, "CSeq"), "2 INVITE");
+    assert_ne!(header(&second, "Via"), header(&first, "Via"), "new branch");
+    engine.kill9();
+    let mut buf = [0u8; 65_536];
+    while b.recv_from(&mut buf).is_ok() {}
+    while a.recv_from(&mut buf).is_ok() {}
+    engine.restart();
+
+    let cancel = recv_request(&b, "CANCEL");
+    assert_eq!(header(&cancel, "Via"), header(&second, "Via"), "B's branch");
+    assert_eq!(header(&cancel, "CSeq"), "2 CANCEL");
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(1) {
+        if let Ok((n, _)) = a.recv_from(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]);
+            assert!(
+                !text.starts_with("CANCEL "),
+                "A never gets a CANCEL: {text}"
+            );
+            assert!(
+                !text.starts_with("INVITE "),
+                "no INVITE is sent again: {text}"
+            );
+        }
+    }
+    let done = engine.wait_terminal(&id, Duration::from_secs(10));
+    assert_eq!(done["cause"], "interrupted", "{done}");
+    assert_eq!(
+        attempts(&done)[0]["host"],
+        format!("127.0.0.1:{}", ports[1])
+    );
+}
