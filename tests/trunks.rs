@@ -361,3 +361,26 @@ fn after_a_crash_the_host_that_has_the_invite_gets_the_cancel() {
         format!("127.0.0.1:{}", ports[1])
     );
 }
+
+#[test]
+fn a_503_after_ringing_does_not_fail_over() {
+    let port = free_udp_port();
+    let mut ringing = Sipp::uas("uas_ring_then_unavailable.xml", port, &[]);
+    let other = UdpSocket::bind("127.0.0.1:0").unwrap();
+    other
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let engine = engine_with_hosts(&[port, other.local_addr().unwrap().port()], "");
+    let id = dial(&engine);
+    let call = engine.wait_terminal(&id, CALL_TIMEOUT);
+    assert_eq!(call["status"], "Failed", "{call}");
+    assert_eq!(call["cause"], "network_error", "{call}");
+    assert_eq!(attempts(&call)[0]["sipCode"], 503, "{call}");
+    assert_eq!(attempts(&call)[0]["host"], format!("127.0.0.1:{port}"));
+    assert_sipp_succeeded(&mut ringing);
+    let mut buf = [0u8; 4096];
+    assert!(
+        other.recv_from(&mut buf).is_err(),
+        "the callee rang: no INVITE to the next host"
+    );
+}

@@ -189,6 +189,17 @@ fn merge_one(i: usize, t: &mut toml::Table) -> Result<(), ConfigError> {
         return Ok(());
     };
     if t.contains_key("uri") || t.contains_key("hosts") {
+        if termination.is_some() || edge.is_some() {
+            let k = if termination.is_some() {
+                "termination"
+            } else {
+                "edge"
+            };
+            return Err(invalid(
+                key(k),
+                "builds the uri; with uri or hosts, write each host's URI in full",
+            ));
+        }
         return Ok(());
     }
     let name = termination.ok_or_else(|| {
@@ -364,6 +375,10 @@ mod tests {
         assert!(e.contains("trunks[0].termination"), "{e}");
         let e = err(&trunk("uri = \"sip:127.0.0.1:5090\"\nedge = \"ashburn\""));
         assert!(e.contains("trunks[0].edge"), "{e}");
+        let e = err(&trunk(
+            "profile = \"twilio\"\ntermination = \"acme\"\nhosts = [\"sip:127.0.0.1:5091\"]",
+        ));
+        assert!(e.contains("trunks[0].termination"), "{e}");
     }
 
     #[test]

@@ -14,9 +14,12 @@ use crate::trunks::HostPick;
 use actix::prelude::*;
 
 impl CallActor {
-    /// The host to try next, if this attempt may still fail over.
+    /// The host to try next, if this attempt may still fail over. Not
+    /// once the callee's phone rang (a provisional other than 100): the
+    /// 503 then comes from beyond the trunk, and a second INVITE would
+    /// ring the callee again.
     pub(super) fn next_host(&self) -> Option<HostPick> {
-        if self.phase != Phase::Calling || self.shutting_down {
+        if self.phase != Phase::Calling || self.shutting_down || self.ringing {
             return None;
         }
         let current = self.host.as_ref()?.addr;
