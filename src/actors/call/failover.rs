@@ -79,6 +79,10 @@ impl CallActor {
         self.attempt.sip_code = None;
         self.attempt.sip_reason = None;
         self.retry_after = None;
+        // The next host challenges afresh: its realm was not refused yet.
+        self.answered_realms.clear();
+        self.challenges_answered = 0;
+        self.digest = None;
         self.services.hosts.count_failover(&self.plan.trunk.name);
         let detail = format!("failover to {} after {why}", next.addr);
         self.host = Some(next);
