@@ -7,11 +7,14 @@
 //! - [`registry`]: every trunk's hosts with their addresses and health,
 //!   shared by the call actors (host choice), the keepalive actor (probe
 //!   results) and the API (`GET /api/v1/trunks`).
+//! - [`failover`]: which failures of an INVITE to one host send it to the
+//!   next.
 //! - [`identity`]: Request-URI number format, P-Asserted-Identity,
 //!   Privacy and extra headers (RFC 3325, RFC 3323).
 //! - [`sources`]: the decision on requests from addresses that are no
 //!   trunk's host, with its counters.
 
+pub mod failover;
 pub mod health;
 pub mod identity;
 pub mod registry;

@@ -10,16 +10,23 @@ use super::{secs, CallActor, Phase};
 use crate::domain::{CallEvent, CallStatus, Cause};
 use crate::sip::message::Inbound;
 use crate::store::{Change, StoreError};
+use crate::trunks::failover::{fails_over, Failure};
 use crate::trunks::HostPick;
 use actix::prelude::*;
 
 impl CallActor {
-    /// The host to try next, if this attempt may still fail over. Not
-    /// once the callee's phone rang (a provisional other than 100): the
-    /// 503 then comes from beyond the trunk, and a second INVITE would
-    /// ring the callee again.
-    pub(super) fn next_host(&self) -> Option<HostPick> {
-        if self.phase != Phase::Calling || self.shutting_down || self.ringing {
+    /// The host to send the INVITE to after `failure`, if the attempt
+    /// may fail over (`trunks::failover`) and a usable host is left.
+    pub(super) fn next_host_after(&self, failure: Failure) -> Option<HostPick> {
+        if !fails_over(failure, self.ringing) {
+            return None;
+        }
+        self.next_host()
+    }
+
+    /// The next usable host this attempt has not tried.
+    fn next_host(&self) -> Option<HostPick> {
+        if self.phase != Phase::Calling || self.shutting_down {
             return None;
         }
         let current = self.host.as_ref()?.addr;

@@ -7,6 +7,7 @@ use crate::domain::{CallStatus, Cause};
 use crate::sip::message::{build_response, Inbound, Method, ResponseTo, Start};
 use crate::sip::sdp;
 use crate::sip::transaction::{Action, InviteClient, NonInviteClient};
+use crate::trunks::failover::Failure;
 use actix::prelude::*;
 use std::net::SocketAddr;
 
@@ -80,10 +81,12 @@ impl CallActor {
                 }
                 // Timer B runs only until a provisional response: the trunk
                 // never answered at all (RFC 3261 17.1.1.2).
-                Action::Timeout if self.next_host().is_some() => {
+                Action::Timeout if self.next_host_after(Failure::TimedOut).is_some() => {
                     self.failover = Some(("no response (Timer B)".into(), false));
                 }
-                Action::TransportFailed if self.next_host().is_some() => {
+                Action::TransportFailed
+                    if self.next_host_after(Failure::TransportFailed).is_some() =>
+                {
                     self.failover = Some(("a transport failure".into(), false));
                 }
                 Action::Timeout => {
@@ -143,7 +146,13 @@ impl CallActor {
             401 | 407 if self.phase == Phase::Calling => self.challenge = Some(resp.clone()),
             // The host cannot serve (no Retry-After: not a throttle) and
             // another may: send the INVITE there once this one is ACKed.
-            503 if resp.retry_after.is_none() && self.next_host().is_some() => {
+            503 if self
+                .next_host_after(Failure::Final {
+                    code,
+                    retry_after: resp.retry_after.is_some(),
+                })
+                .is_some() =>
+            {
                 self.failover = Some((format!("{code} {reason}"), true));
             }
             _ => {
