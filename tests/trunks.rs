@@ -253,9 +253,12 @@ fn requests_from_untrusted_addresses_are_refused_and_counted() {
         let answer = ask("127.0.0.2:0", &engine, method).expect("an answer");
         assert!(answer.starts_with("SIP/2.0 403 "), "{method}: {answer}");
     }
-    // From the trunk's address, a stray BYE still gets its 481.
+    // From the trunk's address, a stray BYE still gets its 481, and an
+    // OPTIONS (the carrier checking that we are up) 200.
     let answer = ask("127.0.0.1:0", &engine, "BYE").expect("an answer");
     assert!(answer.starts_with("SIP/2.0 481 "), "{answer}");
+    let answer = ask("127.0.0.1:0", &engine, "OPTIONS").expect("an answer");
+    assert!(answer.starts_with("SIP/2.0 200 "), "{answer}");
     let text = metrics(&engine);
     assert!(
         text.contains("outdial_sip_untrusted_requests_total{action=\"refused\"} 2"),

@@ -2,8 +2,10 @@
 //! routes what arrives to the actor owning its Call-ID.
 //!
 //! Requests that belong to no call of ours (scans, stray BYEs) never create
-//! anything: BYE and CANCEL get 481 (RFC 3261 15.1.2, 9.2), everything else
-//! is dropped and counted.
+//! anything: BYE and CANCEL get 481 (RFC 3261 15.1.2, 9.2), OPTIONS 200
+//! (a trunk checking that we are up, RFC 3261 11.2), everything else is
+//! dropped and counted. Requests from addresses that are no trunk's host
+//! are dropped or refused before that (`trunks::sources`).
 
 use super::message::{self, build_response, Inbound, Method, ResponseTo, Start};
 use actix::{Message, Recipient};
@@ -187,6 +189,13 @@ impl Transport {
 
     fn unmatched(&self, msg: Inbound, from: SocketAddr) {
         self.stats.unmatched.fetch_add(1, Ordering::Relaxed);
+        if let Start::Request {
+            method: Method::Options,
+            ..
+        } = msg.start
+        {
+            return self.respond(&msg, 200, "OK", from);
+        }
         if let Start::Request {
             method: Method::Bye | Method::Cancel,
             ..
