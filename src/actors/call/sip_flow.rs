@@ -79,8 +79,8 @@ impl CallActor {
                         self.on_invite_response(code, r, ctx);
                     }
                 }
-                // Timer B runs only until a provisional response: the trunk
-                // never answered at all (RFC 3261 17.1.1.2).
+                // This host never answered or cannot be reached, and another
+                // may serve: send the INVITE there (`failover.rs`).
                 Action::Timeout if self.next_host_after(Failure::TimedOut).is_some() => {
                     self.failover = Some(("no response (Timer B)".into(), false));
                 }
@@ -89,6 +89,8 @@ impl CallActor {
                 {
                     self.failover = Some(("a transport failure".into(), false));
                 }
+                // Timer B runs only until a provisional response: the trunk
+                // never answered at all (RFC 3261 17.1.1.2).
                 Action::Timeout => {
                     self.finish(
                         CallStatus::Failed,
