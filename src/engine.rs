@@ -97,7 +97,10 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
             ))
         })
         .collect();
-    let hosts = crate::trunks::Registry::from_config(&config.trunks);
+    let local = transport
+        .local_addr()
+        .map_err(bind_err("SIP", config.sip.listen))?;
+    let hosts = crate::trunks::Registry::from_config(&config.trunks, local);
     transport
         .sources
         .set(hosts.source_policy(config.sip.untrusted_requests));

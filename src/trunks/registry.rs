@@ -55,11 +55,25 @@ pub struct HostPick {
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     trunks: Arc<RwLock<BTreeMap<String, TrunkHosts>>>,
+    /// The SIP socket is IPv6: requests go to a host's IPv6 addresses
+    /// first (and to its IPv4 ones first otherwise).
+    v6: bool,
+}
+
+/// `addrs` with those of the socket's family first, in resolver order: a
+/// name with A and AAAA records must be reached over the family the
+/// socket can send to.
+pub fn order_addrs(mut addrs: Vec<SocketAddr>, v6: bool) -> Vec<SocketAddr> {
+    addrs.sort_by_key(|a| a.is_ipv6() != v6);
+    addrs
 }
 
 impl Registry {
-    /// The configured trunks, with every host name resolved now.
-    pub fn from_config(trunks: &[TrunkConfig]) -> Registry {
+    /// The configured trunks, with every host name resolved now; `local`
+    /// is the SIP socket's address (its family decides which addresses of
+    /// a name come first).
+    pub fn from_config(trunks: &[TrunkConfig], local: SocketAddr) -> Registry {
+        let v6 = local.is_ipv6();
         let mut map = BTreeMap::new();
         for t in trunks {
             let hosts = t
@@ -68,7 +82,7 @@ impl Registry {
                 .map(|uri| {
                     let host_port = parse_sip_uri(uri).unwrap_or_default();
                     let (addrs, resolve_error) = match resolve(&host_port) {
-                        Ok(a) => (a, None),
+                        Ok(a) => (order_addrs(a, v6), None),
                         Err(e) => (Vec::new(), Some(e)),
                     };
                     HostState {
@@ -102,6 +116,7 @@ impl Registry {
         }
         Registry {
             trunks: Arc::new(RwLock::new(map)),
+            v6,
         }
     }
 
@@ -155,7 +170,7 @@ impl Registry {
         if let Some(h) = trunks.get_mut(trunk).and_then(|t| t.hosts.get_mut(index)) {
             match result {
                 Ok(addrs) => {
-                    h.addrs = addrs;
+                    h.addrs = order_addrs(addrs, self.v6);
                     h.resolve_error = None;
                 }
                 Err(e) => h.resolve_error = Some(e),
@@ -203,7 +218,16 @@ mod tests {
             "[api]\nlisten = \"127.0.0.1:8080\"\n[store]\nurl = \"sqlite://x.db\"\n\
              [sip]\nlisten = \"127.0.0.1:5060\"\n[[trunks]]\nname = \"t\"\n{extra}\n"
         );
-        Registry::from_config(&Config::parse(&text, &[]).unwrap().trunks)
+        let local = "127.0.0.1:5060".parse().unwrap();
+        Registry::from_config(&Config::parse(&text, &[]).unwrap().trunks, local)
+    }
+
+    #[test]
+    fn addresses_of_the_sockets_family_come_first() {
+        let v6 = addr("[2001:db8::1]:5060");
+        let (a, b) = (addr("192.0.2.1:5060"), addr("192.0.2.2:5060"));
+        assert_eq!(order_addrs(vec![v6, a, b], false), vec![a, b, v6]);
+        assert_eq!(order_addrs(vec![a, v6, b], true), vec![v6, a, b]);
     }
 
     fn addr(s: &str) -> SocketAddr {
