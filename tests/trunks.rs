@@ -17,10 +17,13 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// A second trunk, `multi`, with `hosts` (ports on 127.0.0.1) and more
 /// keys; the default agent dials through it.
 fn engine_with_hosts(ports: &[u16], keys: &str) -> Engine {
-    let hosts: Vec<String> = ports
-        .iter()
-        .map(|p| format!("\"sip:127.0.0.1:{p}\""))
-        .collect();
+    let uris: Vec<String> = ports.iter().map(|p| format!("sip:127.0.0.1:{p}")).collect();
+    engine_with_uris(&uris, keys)
+}
+
+/// Like [`engine_with_hosts`], with the hosts' URIs written out.
+fn engine_with_uris(uris: &[String], keys: &str) -> Engine {
+    let hosts: Vec<String> = uris.iter().map(|u| format!("\"{u}\"")).collect();
     let mut options = EngineOptions::new(free_udp_port()).agent(AgentConfig {
         trunk: "multi".to_string(),
         ..AgentConfig::default()
@@ -101,15 +104,21 @@ fn a_503_from_the_first_host_fails_over_to_the_next() {
 #[test]
 fn a_host_that_never_answers_is_left_after_timer_b() {
     // Nothing listens on `silent`: the INVITE gets no answer, and Timer B
-    // (64 * T1 = 3.2 s here) moves the attempt to the next host.
+    // (64 * T1 = 3.2 s here) moves the attempt to the next host, which is
+    // written as a name.
     let (silent, up) = (free_udp_port(), free_udp_port());
     let mut answering = Sipp::uas("uas_answer_callee_hangs_up.xml", up, &[]);
-    let engine = engine_with_hosts(&[silent, up], "t1_ms = 50");
+    let uris = [
+        format!("sip:127.0.0.1:{silent}"),
+        format!("sip:localhost:{up}"),
+    ];
+    let engine = engine_with_uris(&uris, "t1_ms = 50");
     let id = dial(&engine);
     let call = engine.wait_terminal(&id, CALL_TIMEOUT);
     assert_eq!(call["status"], "Completed", "{call}");
     let a = &attempts(&call)[0];
     assert_eq!(a["host"], format!("127.0.0.1:{up}"), "{call}");
+    assert_eq!(a["requestUri"], format!("sip:{NUMBER}@localhost:{up}"));
     let history = call["history"].as_array().cloned().unwrap_or_default();
     assert!(
         history
