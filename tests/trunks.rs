@@ -396,3 +396,28 @@ fn a_503_after_ringing_does_not_fail_over() {
         "the callee rang: no INVITE to the next host"
     );
 }
+
+#[test]
+fn trunk_health_is_readable_with_a_read_key() {
+    const READ_KEY: &str = "od_read_only_key_for_trunks_0123";
+    let engine = Engine::start(EngineOptions::paused().key(TestKey::new("ro", READ_KEY, "read")));
+    let r = engine.with_key(
+        READ_KEY,
+        reqwest::Method::GET,
+        "/api/v1/trunks/carrier",
+        Body::None,
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["name"], TRUNK);
+    assert_eq!(r.body["hosts"][0]["status"], "unknown", "no keepalive");
+    assert!(r.body["keepaliveSeconds"].is_null());
+    assert_eq!(r.body["channelsInUse"], 0);
+    assert!(r.body["maxChannels"].as_u64().is_some_and(|n| n > 0));
+    let r = engine.with_key(
+        READ_KEY,
+        reqwest::Method::POST,
+        "/api/v1/trunks",
+        Body::Json(json!({})),
+    );
+    assert_eq!(r.status, 403, "a read key may only read");
+}
