@@ -313,6 +313,44 @@ pub fn param(value: &str, name: &str) -> Option<String> {
         })
 }
 
+/// The address a SIP URI names when its host is an IP literal: its port,
+/// or 5060 (5061 for `sips:`). None for a domain name (not resolved here)
+/// or a URI that does not parse.
+pub fn uri_socket_addr(uri: &str) -> Option<std::net::SocketAddr> {
+    let uri = uri.trim();
+    let (rest, default) = if let Some(r) = strip_prefix_ci(uri, "sips:") {
+        (r, 5061)
+    } else {
+        (strip_prefix_ci(uri, "sip:")?, 5060)
+    };
+    // hostport ends at the parameters or headers; userinfo ends at '@'.
+    let end = rest.find([';', '?']).unwrap_or(rest.len());
+    let hostport = &rest[..end];
+    let hostport = hostport.rsplit_once('@').map_or(hostport, |(_, h)| h);
+    let (host, port) = match hostport.strip_prefix('[') {
+        Some(v6) => {
+            let (host, after) = v6.split_once(']')?;
+            (host, after.strip_prefix(':'))
+        }
+        None => match hostport.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        },
+    };
+    let ip: std::net::IpAddr = host.parse().ok()?;
+    let port = match port {
+        Some(p) => p.parse().ok()?,
+        None => default,
+    };
+    Some(std::net::SocketAddr::new(ip, port))
+}
+
+fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
+}
+
 /// Whether a URI is one the engine can put in a Request-URI.
 pub fn is_valid_uri(uri: &str) -> bool {
     rsip::Uri::try_from(uri).is_ok()
@@ -566,6 +604,42 @@ Call-ID: c1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
             "existing To tag is kept"
         );
         assert_eq!((resp.cseq, resp.cseq_method), (2, Method::Bye));
+    }
+
+    #[test]
+    fn uri_addresses_are_read_from_ip_literals_only() {
+        let at = |u: &str| uri_socket_addr(u).map(|a| a.to_string());
+        assert_eq!(
+            at("sip:p1@10.0.0.1:5080;lr").as_deref(),
+            Some("10.0.0.1:5080")
+        );
+        assert_eq!(at("sip:10.0.0.2;lr").as_deref(), Some("10.0.0.2:5060"));
+        assert_eq!(at("sips:b@10.0.0.3").as_deref(), Some("10.0.0.3:5061"));
+        assert_eq!(at("sip:[::1]:5070").as_deref(), Some("[::1]:5070"));
+        assert_eq!(at("sip:edge.example.com;lr"), None);
+        assert_eq!(at("not a uri"), None);
+    }
+
+    #[test]
+    fn in_dialog_request_headers_are_kept() {
+        let text = "UPDATE sip:outdial@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: x\r\nCSeq: 3 UPDATE\r\n\
+Session-Expires: 1800;refresher=uac\r\nk: timer\r\nc: application/sdp\r\nContent-Length: 0\r\n\r\n";
+        let m = parse(text.as_bytes()).unwrap();
+        assert_eq!(m.cseq_method, Method::Update);
+        assert_eq!(
+            m.header(&["Session-Expires", "x"]),
+            Some("1800;refresher=uac")
+        );
+        assert_eq!(m.supported, ["timer"]);
+        assert_eq!(m.content_type.as_deref(), Some("application/sdp"));
+        assert_eq!(
+            m.start,
+            Start::Request {
+                method: Method::Update,
+                uri: "sip:outdial@127.0.0.1".into()
+            }
+        );
     }
 
     #[test]
