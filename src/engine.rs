@@ -383,6 +383,7 @@ async fn end_interrupted(
         );
         leg.to_tag = attempt.to_tag.clone();
         leg.remote_target = attempt.remote_target.clone();
+        leg.route_set = attempt.route_set.clone();
         Hangup::new(services.clone(), leg, trunk.target.addr, trunk.timers).start();
     }
     attempt.ended_at = Some(now);

@@ -4,8 +4,11 @@
 //! timeout, duration limit) on the injected clock.
 
 mod auth;
+mod in_dialog;
 mod sip_flow;
 mod timers;
+
+pub use in_dialog::InfoDtmf;
 
 use super::agent::Enqueue;
 use super::{Services, Trunk};
@@ -13,6 +16,7 @@ use crate::domain::{Agent, AgentId, Attempt, CallEvent, CallId, CallStatus, Caus
 use crate::scheduler::agent_core::{AgentRules, WaitReason};
 use crate::scheduler::dwrr::TrunkSlot;
 use crate::scheduler::QueuedCall;
+use crate::sip::dialog::UasDialog;
 use crate::sip::digest::DigestClient;
 use crate::sip::leg::{Leg, LegIds};
 use crate::sip::message::{Inbound, Start};
@@ -116,6 +120,16 @@ pub struct CallActor {
     retry_after: Option<u32>,
     /// The engine is stopping: send nothing new, end what is up.
     shutting_down: bool,
+    /// The far end's side of the dialog (its CSeq), for its requests.
+    uas: UasDialog,
+    /// Server transactions of requests the far end sent in the dialog.
+    servers: Vec<in_dialog::ServerTx>,
+    /// Dialogs of other forks that answered 2xx: ACKed, then BYE'd.
+    forks: Vec<sip_flow::Fork>,
+    /// The To tags of the provisional responses (one early dialog each).
+    early_tags: Vec<String>,
+    /// Said in the outcome's event, e.g. that a 2xx crossed our CANCEL.
+    end_note: Option<String>,
 }
 
 impl CallActor {
@@ -141,6 +155,7 @@ impl CallActor {
             sip_reason: None,
             cause: None,
             talk_seconds: None,
+            route_set: Vec::new(),
         };
         let leg = Leg::new(ids, local, plan.agent.caller_id.clone(), request_uri);
         CallActor {
@@ -173,6 +188,11 @@ impl CallActor {
             requeue: None,
             retry_after: None,
             shutting_down: false,
+            uas: UasDialog::default(),
+            servers: Vec::new(),
+            forks: Vec::new(),
+            early_tags: Vec::new(),
+            end_note: None,
         }
     }
 
@@ -376,6 +396,9 @@ impl CallActor {
             Some(c) => format!("{} ({c} {reason})", cause.as_str()),
             None => cause.as_str().to_string(),
         };
+        if let Some(note) = &self.end_note {
+            detail = format!("{detail}; {note}");
+        }
         let call = &self.plan.call;
         let counts = call.counts.after(cause);
         let mut retry = None;
@@ -437,7 +460,9 @@ impl CallActor {
     }
 
     /// Stop once no transaction needs us: a Completed INVITE transaction
-    /// (Timer D) still absorbs retransmitted final responses with an ACK.
+    /// (Timer D) still absorbs retransmitted final responses with an ACK,
+    /// a server transaction (Timer J) answers a retransmitted BYE with its
+    /// 200, and another fork's dialog waits for the answer to its BYE.
     pub(super) fn stop_if_settled(&mut self, ctx: &mut Context<Self>) {
         if self.phase != Phase::Done {
             return;
@@ -446,7 +471,7 @@ impl CallActor {
             .invite
             .as_ref()
             .is_some_and(|t| !t.is_terminated() && t.state_name() != "Accepted");
-        if !invite_busy {
+        if !invite_busy && !self.servers_busy() && !self.forks_busy() {
             ctx.stop();
         }
     }

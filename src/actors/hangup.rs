@@ -51,6 +51,17 @@ impl Hangup {
         self.leg.to_tag.is_some()
     }
 
+    /// Where the request goes: a BYE (and the ACK of a 2xx) inside the
+    /// dialog, to its first route or remote target (RFC 3261 12.2.1.1),
+    /// the trunk when that names a host; a CANCEL where the INVITE went.
+    fn destination(&self) -> SocketAddr {
+        if self.answered() {
+            self.leg.next_hop_addr().unwrap_or(self.target)
+        } else {
+            self.target
+        }
+    }
+
     /// Start the CANCEL or BYE transaction.
     fn begin(&mut self, ctx: &mut Context<Self>) {
         let request = if self.answered() {
@@ -76,7 +87,7 @@ impl Hangup {
                 Action::SendRequest => self
                     .services
                     .transport
-                    .send(self.request.clone(), self.target),
+                    .send(self.request.clone(), self.destination()),
                 // A BYE answered (or never answered): the call is over.
                 Action::Deliver { code } if code >= 200 && self.answered() => ctx.stop(),
                 Action::Timeout | Action::TransportFailed if self.answered() => ctx.stop(),
@@ -154,7 +165,7 @@ impl Handler<SipIn> for Hangup {
                 // It was answered after all: ACK it, then hang up.
                 self.leg.on_2xx(&msg);
                 if let Ok(ack) = self.leg.ack_2xx() {
-                    self.services.transport.send(ack, self.target);
+                    self.services.transport.send(ack, self.destination());
                 }
                 self.begin(ctx);
             } else {

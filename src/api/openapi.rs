@@ -478,6 +478,9 @@ pub mod doc {
         pub sip_reason: Option<String>,
         pub cause: Option<Cause>,
         pub talk_seconds: Option<f64>,
+        /// The dialog's route set, when the answer came through proxies
+        /// that Record-Route; absent otherwise.
+        pub route_set: Option<Vec<String>>,
     }
 
     /// One entry of a call's history.

@@ -19,6 +19,7 @@
 //!   (RFC 3261 12.2.2).
 
 use super::message::{Inbound, Method};
+use std::net::SocketAddr;
 
 /// The methods we accept inside a dialog (the Allow header).
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
@@ -181,6 +182,34 @@ fn session_expires(value: &str) -> Option<(u32, Option<&str>)> {
     Some((interval, refresher))
 }
 
+/// The top Via of a request, as a response echoes it (RFC 3261 18.2.1,
+/// RFC 3581 4): `received` with the source address when it differs from
+/// the sent-by host, and the source port in an empty `rport`.
+pub fn stamp_via(via: &str, source: SocketAddr) -> String {
+    let mut parts: Vec<String> = via.split(';').map(|p| p.trim().to_string()).collect();
+    let sent_by = parts[0].split_whitespace().nth(1).unwrap_or("");
+    let host = match sent_by.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => sent_by.split(':').next().unwrap_or(""),
+    };
+    let differs = host.parse::<std::net::IpAddr>().ok() != Some(source.ip());
+    let mut rport = false;
+    for p in parts.iter_mut().skip(1) {
+        if p.eq_ignore_ascii_case("rport") {
+            *p = format!("rport={}", source.port());
+            rport = true;
+        }
+    }
+    let has_received = parts
+        .iter()
+        .skip(1)
+        .any(|p| p.to_ascii_lowercase().starts_with("received="));
+    if !has_received && (rport || differs) {
+        parts.push(format!("received={}", source.ip()));
+    }
+    parts.join(";")
+}
+
 /// The digit an INFO carries: `application/dtmf-relay` (`Signal=5`, with
 /// 10 and 11 for `*` and `#` as some gateways send them) or
 /// `application/dtmf` (the digit alone).
@@ -340,6 +369,24 @@ Contact: <sip:callee@127.0.0.1:5072>\r\n{extra}Content-Length: {}\r\n\r\n{body}"
             assert_eq!(a.code, 405, "{m}");
             assert_eq!(header(&a, "Allow"), Some(ALLOW));
         }
+    }
+
+    #[test]
+    fn the_top_via_gets_received_and_rport() {
+        let from: SocketAddr = "192.0.2.7:40123".parse().unwrap();
+        assert_eq!(
+            stamp_via("SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKx;rport", from),
+            "SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKx;rport=40123;received=192.0.2.7"
+        );
+        // Sent from where it says, without rport: unchanged.
+        let same: SocketAddr = "10.0.0.1:5070".parse().unwrap();
+        let via = "SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKx";
+        assert_eq!(stamp_via(via, same), via);
+        // A host name is never the source address.
+        assert_eq!(
+            stamp_via("SIP/2.0/UDP edge.example.com;branch=z9hG4bKy", same),
+            "SIP/2.0/UDP edge.example.com;branch=z9hG4bKy;received=10.0.0.1"
+        );
     }
 
     #[test]
