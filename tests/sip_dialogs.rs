@@ -1,0 +1,191 @@
+//! Dialogs end to end: the real engine dials a SIPp UAS playing the carrier,
+//! which sends requests inside the dialog (re-INVITE with a session timer,
+//! UPDATE, OPTIONS, INFO with DTMF, an unknown method), answers through
+//! Record-Routing proxies, forks, or answers after the CANCEL. Each test
+//! checks what the API reports and SIPp's exit code: SIPp exits 0 only if
+//! every response and request it expected arrived with the headers its
+//! scenario checks (Session-Expires, Require, Allow, Route, To tags).
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const NUMBER: &str = "+15551234567";
+const CALL_TIMEOUT: Duration = Duration::from_secs(40);
+
+fn carrier_and_engine(scenario: &str, agent: AgentConfig) -> (Sipp, Engine) {
+    let port = free_udp_port();
+    let sipp = Sipp::uas(scenario, port, &[]);
+    let engine = Engine::start(EngineOptions::new(port).agent(agent));
+    (sipp, engine)
+}
+
+fn dial(engine: &Engine) -> String {
+    let call = engine.create_call(json!({ "agentId": AGENT_ID, "endpoint": NUMBER }));
+    call["id"].as_str().expect("call id").to_string()
+}
+
+/// The details of the history entries named `event`.
+fn details(call: &Value, event: &str) -> Vec<String> {
+    call["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter(|e| e["event"] == event)
+        .map(|e| e["detail"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[track_caller]
+fn assert_answered_once(call: &Value) {
+    assert_eq!(call["status"], "Completed", "{call}");
+    assert_eq!(call["cause"], "answered", "{call}");
+    let attempts = attempts(call);
+    assert_eq!(attempts.len(), 1, "{call}");
+    assert_eq!(attempts[0]["sipCode"], 200, "{call}");
+    assert!(!attempts[0]["answeredAt"].is_null(), "{call}");
+}
+
+#[test]
+fn requests_inside_the_dialog_are_answered_and_the_call_stays_up() {
+    // The call outlives the far end's requests: the engine hangs up at the
+    // duration limit, along the route set.
+    let agent = AgentConfig {
+        max_call_duration_seconds: 4,
+        ..AgentConfig::default()
+    };
+    let (mut sipp, engine) = carrier_and_engine("uas_in_dialog_requests.xml", agent);
+    let id = dial(&engine);
+    let call = engine.wait_terminal(&id, CALL_TIMEOUT);
+    assert_sipp_succeeded(&mut sipp);
+
+    assert_answered_once(&call);
+    let talk = attempts(&call)[0]["talkSeconds"].as_f64().expect("talk");
+    assert!(
+        (3.9..10.0).contains(&talk),
+        "the re-INVITE did not end the call early: {talk} s"
+    );
+    assert_eq!(details(&call, "call.dtmf"), ["5"], "{call}");
+    // The route set is kept with the attempt, reversed from Record-Route.
+    let routes = attempts(&call)[0]["routeSet"].clone();
+    let routes: Vec<&str> = routes
+        .as_array()
+        .unwrap_or_else(|| panic!("routeSet: {call}"))
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(routes.len(), 2, "{call}");
+    assert!(
+        routes[0].contains("sip:rr2@") && routes[1].contains("sip:rr1@"),
+        "{routes:?}"
+    );
+    assert_in_order(
+        &history_events(&call),
+        &[
+            "call.dialing",
+            "call.answered",
+            "call.dtmf",
+            "call.completed",
+        ],
+    );
+}
+
+#[test]
+fn a_second_fork_that_answers_is_acked_and_hung_up() {
+    let agent = AgentConfig {
+        max_call_duration_seconds: 2,
+        ..AgentConfig::default()
+    };
+    let (mut sipp, engine) = carrier_and_engine("uas_forked_answer.xml", agent);
+    let id = dial(&engine);
+    let call = engine.wait_terminal(&id, CALL_TIMEOUT);
+    assert_sipp_succeeded(&mut sipp);
+
+    assert_answered_once(&call);
+    let a = &attempts(&call)[0];
+    assert!(
+        a["toTag"].as_str().is_some_and(|t| t.starts_with("ForkA")),
+        "the first dialog is the one kept: {call}"
+    );
+    assert_eq!(
+        details(&call, "call.answered"),
+        ["answered by one of 2 forks"],
+        "{call}"
+    );
+    let byes = sipp.received_requests("BYE");
+    assert_eq!(byes.len(), 2, "one BYE per dialog: {byes:#?}");
+}
+
+#[test]
+fn an_answer_that_crosses_the_cancel_is_acked_then_hung_up() {
+    let agent = AgentConfig {
+        ring_timeout_seconds: 1,
+        ..AgentConfig::default()
+    };
+    let (mut sipp, engine) = carrier_and_engine("uas_answer_after_cancel.xml", agent);
+    let id = dial(&engine);
+    let call = engine.wait_terminal(&id, CALL_TIMEOUT);
+    assert_sipp_succeeded(&mut sipp);
+
+    // What really happened: the callee answered, and we hung up.
+    assert_answered_once(&call);
+    assert_eq!(
+        details(&call, "call.answered"),
+        ["the answer crossed our CANCEL: hanging up"],
+        "{call}"
+    );
+    let completed = details(&call, "call.completed");
+    assert!(
+        completed
+            .iter()
+            .any(|d| d.contains("answered after our CANCEL, ended with a BYE")),
+        "{call}"
+    );
+    assert_eq!(sipp.received_requests("CANCEL").len(), 1);
+    let ack = sipp.received_requests("ACK");
+    let bye = sipp.received_requests("BYE");
+    assert!(!ack.is_empty() && !bye.is_empty(), "ACK then BYE");
+}
+
+#[test]
+fn restart_recovery_hangs_up_along_the_stored_route_set() {
+    let port = free_udp_port();
+    let mut sipp = Sipp::uas("uas_record_route_long.xml", port, &[]);
+    let agent = AgentConfig {
+        max_call_duration_seconds: 120,
+        ..AgentConfig::default()
+    };
+    let mut engine = Engine::start(EngineOptions::new(port).agent(agent));
+    let id = dial(&engine);
+
+    // The answer is stored before the ACK leaves: once SIPp has the ACK,
+    // the API already shows the dialog.
+    let started = Instant::now();
+    while sipp.received_requests("ACK").is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no ACK: {}",
+            sipp.message_log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let call = engine.call(&id);
+    let a = last_attempt(&call);
+    assert!(
+        !a["answeredAt"].is_null(),
+        "answered before the ACK: {call}"
+    );
+    assert!(a["toTag"].is_string(), "{call}");
+    assert_eq!(a["routeSet"].as_array().map(Vec::len), Some(2), "{call}");
+
+    engine.kill9();
+    engine.restart();
+    let call = engine.wait_terminal(&id, CALL_TIMEOUT);
+    assert_eq!(call["status"], "Failed", "{call}");
+    assert_eq!(call["cause"], "interrupted", "{call}");
+    // SIPp checked the BYE's Route headers.
+    assert_sipp_succeeded(&mut sipp);
+    assert_eq!(sipp.received_requests("INVITE").len(), 1, "never re-dialed");
+}
