@@ -16,7 +16,7 @@ use crate::domain::{Agent, AgentId, Attempt, CallEvent, CallId, CallStatus, Caus
 use crate::scheduler::agent_core::{AgentRules, WaitReason};
 use crate::scheduler::dwrr::TrunkSlot;
 use crate::scheduler::QueuedCall;
-use crate::sip::dialog::UasDialog;
+use crate::sip::dialog::{SessionTimer, UasDialog};
 use crate::sip::digest::DigestClient;
 use crate::sip::leg::{Leg, LegIds};
 use crate::sip::message::{Inbound, Start};
@@ -130,6 +130,10 @@ pub struct CallActor {
     early_tags: Vec<String>,
     /// Said in the outcome's event, e.g. that a 2xx crossed our CANCEL.
     end_note: Option<String>,
+    /// The session timer a refresh agreed to (RFC 4028), if any.
+    session: Option<SessionTimer>,
+    /// Our session refresh (UPDATE) in flight.
+    refresh: Option<(NonInviteClient, Vec<u8>)>,
 }
 
 impl CallActor {
@@ -193,6 +197,8 @@ impl CallActor {
             forks: Vec::new(),
             early_tags: Vec::new(),
             end_note: None,
+            session: None,
+            refresh: None,
         }
     }
 

@@ -20,6 +20,7 @@
 
 use super::message::{Inbound, Method};
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 /// The methods we accept inside a dialog (the Allow header).
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
@@ -52,6 +53,93 @@ pub struct Answer {
     /// A target refresh (re-INVITE or UPDATE answered 2xx): the new remote
     /// target from the request's Contact.
     pub new_target: Option<String>,
+    /// The session timer this answer agrees to (RFC 4028).
+    pub session: Option<SessionTerms>,
+}
+
+/// A session timer as agreed in a 2xx: its interval and who refreshes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionTerms {
+    /// Seconds.
+    pub interval: u32,
+    /// We are the refresher (`refresher=uas` in our answer).
+    pub we_refresh: bool,
+}
+
+/// What a session timer asks for when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionDue {
+    /// Send a refresh (we are the refresher; at half the interval, RFC
+    /// 4028 10).
+    Refresh,
+    /// No refresh came in time: end the session with a BYE (RFC 4028 10:
+    /// "the UA SHOULD send a BYE [...] before the session expiration",
+    /// at the interval minus the lesser of 32 s and a third of it).
+    Expired,
+}
+
+/// The running session timer of a dialog: restarted by every refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionTimer {
+    terms: SessionTerms,
+    refreshed_at: Instant,
+    /// Our refresh is in flight: wait for its answer, not the timer.
+    refreshing: bool,
+}
+
+impl SessionTimer {
+    pub fn new(terms: SessionTerms, now: Instant) -> SessionTimer {
+        SessionTimer {
+            terms,
+            refreshed_at: now,
+            refreshing: false,
+        }
+    }
+
+    pub fn terms(&self) -> SessionTerms {
+        self.terms
+    }
+
+    /// When it fires next; None while our refresh is in flight.
+    pub fn deadline(&self) -> Option<Instant> {
+        if self.refreshing {
+            return None;
+        }
+        let interval = Duration::from_secs(u64::from(self.terms.interval));
+        Some(if self.terms.we_refresh {
+            self.refreshed_at + interval / 2
+        } else {
+            self.refreshed_at + interval - (interval / 3).min(Duration::from_secs(32))
+        })
+    }
+
+    /// What is due at `now`, if anything. A due refresh is marked in
+    /// flight until [`SessionTimer::refreshed`] or
+    /// [`SessionTimer::refresh_failed`].
+    pub fn due(&mut self, now: Instant) -> Option<SessionDue> {
+        if self.deadline()? > now {
+            return None;
+        }
+        if self.terms.we_refresh {
+            self.refreshing = true;
+            Some(SessionDue::Refresh)
+        } else {
+            Some(SessionDue::Expired)
+        }
+    }
+
+    /// A refresh succeeded (theirs, or ours answered 2xx), possibly with
+    /// new terms.
+    pub fn refreshed(&mut self, terms: SessionTerms, now: Instant) {
+        *self = SessionTimer::new(terms, now);
+    }
+
+    /// Our refresh got no 2xx: the session expires as the far end would
+    /// see it, so it now ends on the expiry deadline.
+    pub fn refresh_failed(&mut self) {
+        self.refreshing = false;
+        self.terms.we_refresh = false;
+    }
 }
 
 impl Answer {
@@ -63,6 +151,7 @@ impl Answer {
             body: None,
             effect: None,
             new_target: None,
+            session: None,
         }
     }
 
@@ -130,19 +219,30 @@ fn session_change(req: &Inbound, sdp: &str, with_sdp: bool) -> Answer {
             return Answer::new(422, "Session Interval Too Small")
                 .header("Min-SE", MIN_SE.to_string());
         }
-        // RFC 4028 9: the UAS copies a refresher the UAC chose, or chooses
-        // one; the far end refreshes, we never need to. "If the refresher
-        // parameter in the Session-Expires header field in the 2xx response
-        // has a value of 'uac', the UAS MUST place a Require header field
-        // with the value 'timer'" — allowed only when the UAC supports it.
-        let refresher = refresher.unwrap_or("uac");
+        // RFC 4028 9: when the UAC supports session timers, the UAS keeps
+        // the refresher it chose, or picks one (the far end: it already
+        // refreshes); "If the refresher parameter in the Session-Expires
+        // header field in the 2xx response has a value of 'uac', the UAS
+        // MUST place a Require header field into the response with the
+        // value 'timer'." When it does not (a proxy asked for the timer),
+        // only we can refresh: refresher=uas, and no Require.
+        let uac_supports = req.supported.iter().any(|t| t == "timer");
+        let refresher = match (uac_supports, refresher) {
+            (true, Some(r)) => r,
+            (true, None) => "uac",
+            (false, _) => "uas",
+        };
         answer = answer.header(
             "Session-Expires",
             format!("{interval};refresher={refresher}"),
         );
-        if req.supported.iter().any(|t| t == "timer") {
+        if uac_supports {
             answer = answer.header("Require", "timer");
         }
+        answer.session = Some(SessionTerms {
+            interval,
+            we_refresh: refresher == "uas",
+        });
     }
     if with_sdp {
         answer.body = Some(("application/sdp".into(), sdp.as_bytes().to_vec()));
@@ -299,13 +399,61 @@ Contact: <sip:callee@127.0.0.1:5072>\r\n{extra}Content-Length: {}\r\n\r\n{body}"
         assert_eq!(a.code, 200);
         assert_eq!(header(&a, "Session-Expires"), Some("1800;refresher=uac"));
         assert_eq!(header(&a, "Require"), Some("timer"));
-        // Compact forms, a refresher chosen by the far end, and no
-        // Supported: timer (so no Require).
-        let req = request("UPDATE", 2, "x: 600;refresher=uas\r\n", "");
+        let uac = SessionTerms {
+            interval: 1800,
+            we_refresh: false,
+        };
+        assert_eq!(a.session, Some(uac));
+        // Compact forms, and a refresher chosen by the far end.
+        let req = request("UPDATE", 2, "x: 600;refresher=uas\r\nk: timer\r\n", "");
         let a = answer(Method::Update, &req);
         assert_eq!(header(&a, "Session-Expires"), Some("600;refresher=uas"));
-        assert_eq!(header(&a, "Require"), None);
+        assert_eq!(header(&a, "Require"), Some("timer"));
+        assert!(a.session.is_some_and(|s| s.we_refresh));
         assert_eq!(a.body, None, "an UPDATE without an offer gets no SDP");
+        // The far end does not support the timer (a proxy asked for it):
+        // we must refresh, and Require is not allowed.
+        let req = request("INVITE", 3, "Session-Expires: 900;refresher=uac\r\n", "");
+        let a = answer(Method::Invite, &req);
+        assert_eq!(header(&a, "Session-Expires"), Some("900;refresher=uas"));
+        assert_eq!(header(&a, "Require"), None);
+        assert!(a.session.is_some_and(|s| s.we_refresh));
+    }
+
+    #[test]
+    fn the_session_timer_refreshes_at_half_or_expires_before_the_end() {
+        let t0 = Instant::now();
+        let s = |interval, we_refresh| SessionTerms {
+            interval,
+            we_refresh,
+        };
+        let mut ours = SessionTimer::new(s(1800, true), t0);
+        assert_eq!(ours.deadline(), Some(t0 + Duration::from_secs(900)));
+        assert_eq!(ours.due(t0 + Duration::from_secs(899)), None);
+        assert_eq!(
+            ours.due(t0 + Duration::from_secs(900)),
+            Some(SessionDue::Refresh)
+        );
+        // In flight: nothing more until its answer.
+        assert_eq!(ours.deadline(), None);
+        assert_eq!(ours.due(t0 + Duration::from_secs(2000)), None);
+        let t1 = t0 + Duration::from_secs(901);
+        ours.refreshed(s(1800, true), t1);
+        assert_eq!(ours.deadline(), Some(t1 + Duration::from_secs(900)));
+        // A failed refresh leaves the expiry: 1800 - 32 s.
+        ours.due(t1 + Duration::from_secs(900));
+        ours.refresh_failed();
+        assert_eq!(ours.deadline(), Some(t1 + Duration::from_secs(1768)));
+
+        // Theirs: BYE at the interval minus min(32 s, a third).
+        let mut theirs = SessionTimer::new(s(90, false), t0);
+        assert_eq!(theirs.deadline(), Some(t0 + Duration::from_secs(60)));
+        assert_eq!(
+            theirs.due(t0 + Duration::from_secs(60)),
+            Some(SessionDue::Expired)
+        );
+        theirs.refreshed(s(1800, false), t0 + Duration::from_secs(59));
+        assert_eq!(theirs.deadline(), Some(t0 + Duration::from_secs(59 + 1768)));
     }
 
     #[test]

@@ -278,6 +278,20 @@ impl Leg {
         build_request(&self.in_dialog(Method::Ack, &new_branch(), self.ids.cseq))
     }
 
+    /// A session refresh (RFC 4028 7.4 with RFC 3311): UPDATE without a
+    /// body, with the next CSeq, keeping the timer with us as refresher.
+    pub fn refresh_update(&mut self, interval: u32) -> Result<Vec<u8>, ParseError> {
+        self.local_cseq += 1;
+        let mut o = self.in_dialog(Method::Update, &new_branch(), self.local_cseq);
+        o.contact = Some(self.contact());
+        o.extra.push((
+            "Session-Expires".into(),
+            format!("{interval};refresher=uac"),
+        ));
+        o.extra.push(("Supported".into(), "timer".into()));
+        build_request(&o)
+    }
+
     /// BYE (RFC 3261 15.1.1) with the next CSeq; returns its branch too.
     pub fn bye(&mut self) -> Result<(Vec<u8>, String), ParseError> {
         self.local_cseq += 1;
@@ -388,6 +402,23 @@ Record-Route: <sip:p1;lr>\r\nRecord-Route: <sip:p2;lr>\r\nContent-Length: 0\r\n\
                 uri: "sip:moved@127.0.0.1:5099".into()
             }
         );
+    }
+
+    #[test]
+    fn a_refresh_is_an_update_with_the_next_cseq() {
+        let mut l = leg();
+        l.on_2xx(&ok_2xx());
+        let text = String::from_utf8(l.refresh_update(1800).unwrap()).unwrap();
+        assert!(
+            text.contains("Session-Expires: 1800;refresher=uac\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("Supported: timer\r\n"), "{text}");
+        let m = parse(text.as_bytes()).unwrap();
+        assert_eq!((m.cseq, m.cseq_method), (2, Method::Update));
+        assert_eq!(m.to_tag.as_deref(), Some("rt"));
+        let bye = parse(&l.bye().unwrap().0).unwrap();
+        assert_eq!(bye.cseq, 3);
     }
 
     #[test]

@@ -5,9 +5,11 @@
 
 use super::{CallActor, Phase};
 use crate::domain::CallStatus;
-use crate::sip::dialog::{stamp_via, Effect};
+use crate::sip::dialog::{stamp_via, Effect, SessionDue, SessionTimer};
 use crate::sip::message::{build_response_with, Inbound, Method, ResponseTo};
-use crate::sip::transaction::{InviteServer, NonInviteServer, ServerAction};
+use crate::sip::transaction::{
+    Action, InviteServer, NonInviteClient, NonInviteServer, ServerAction,
+};
 use actix::prelude::*;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -119,6 +121,7 @@ impl CallActor {
             headers.push(("Contact".into(), c));
         }
         let response = self.response(&req, from, answer.code, answer.reason, headers, answer.body);
+        let session_change = matches!(method, Method::Invite | Method::Update);
         let timers = self.plan.trunk.timers;
         let (machine, result) = if method == Method::Invite {
             let mut m = InviteServer::new(timers, false);
@@ -142,10 +145,13 @@ impl CallActor {
             Ok(actions) => self.on_server_actions(i, actions, ctx),
             Err(e) => tracing::error!(error = %e, "server transaction refused our response"),
         }
-        if (200..300).contains(&answer.code) {
+        if (200..300).contains(&answer.code) && session_change {
             if let Some(target) = answer.new_target {
                 self.leg.refresh_target(target);
             }
+            // RFC 4028 10: each refresh restarts the timer; one without
+            // Session-Expires turns it off.
+            self.session = answer.session.map(|terms| SessionTimer::new(terms, now));
         }
         match answer.effect {
             // The callee hangs up (RFC 3261 15.1.2).
@@ -220,6 +226,89 @@ impl CallActor {
     /// Whether a server transaction still holds a response to resend.
     pub(super) fn servers_busy(&self) -> bool {
         self.servers.iter().any(|s| !s.is_terminated())
+    }
+
+    /// The session timer fired: refresh (we are the refresher) or end the
+    /// expired session with a BYE.
+    pub(super) fn tick_session(&mut self, now: Instant, ctx: &mut Context<Self>) {
+        if self.phase != Phase::Answered {
+            return;
+        }
+        let Some(due) = self.session.as_mut().and_then(|s| s.due(now)) else {
+            return;
+        };
+        match due {
+            SessionDue::Refresh => {
+                let interval = self.session.map_or(0, |s| s.terms().interval);
+                match self.leg.refresh_update(interval) {
+                    Ok(bytes) => {
+                        let timers = self.plan.trunk.timers;
+                        let (tx, actions) = NonInviteClient::new(timers, false, now);
+                        self.refresh = Some((tx, bytes));
+                        self.on_refresh_actions(actions, ctx);
+                    }
+                    Err(e) => tracing::error!(error = %e, "cannot build the session refresh"),
+                }
+            }
+            SessionDue::Expired => {
+                tracing::info!(call = %self.plan.call.id, "session expired without a refresh (RFC 4028): hanging up");
+                self.end_note = Some("the session timer expired without a refresh".into());
+                self.hang_up(ctx);
+            }
+        }
+    }
+
+    /// Carry out what our refresh's transaction asks. RFC 4028 10: "If the
+    /// session refresh request transaction times out or generates a 408 or
+    /// 481 response, then the UAC sends a BYE request"; another failure
+    /// leaves the session to expire.
+    pub(super) fn on_refresh_actions(&mut self, actions: Vec<Action>, ctx: &mut Context<Self>) {
+        let now = self.services.clock.instant();
+        for a in actions {
+            match a {
+                Action::SendRequest => {
+                    if let Some((_, bytes)) = &self.refresh {
+                        self.send_in_dialog(bytes.clone());
+                    }
+                }
+                Action::Deliver { code: 200..=299 } => {
+                    if let Some(s) = self.session.as_mut() {
+                        let terms = s.terms();
+                        s.refreshed(terms, now);
+                    }
+                }
+                Action::Deliver { code: 408 | 481 } | Action::Timeout | Action::TransportFailed
+                    if self.phase == Phase::Answered =>
+                {
+                    self.end_note = Some("the session refresh failed".into());
+                    self.hang_up(ctx);
+                }
+                Action::Deliver { code: 300.. } => {
+                    if let Some(s) = self.session.as_mut() {
+                        s.refresh_failed();
+                    }
+                }
+                Action::Terminated => self.refresh = None,
+                _ => {}
+            }
+        }
+    }
+
+    pub(super) fn refresh_deadline(&self) -> Option<Instant> {
+        let refresh = self.refresh.as_ref().and_then(|(t, _)| t.next_deadline());
+        let session = match self.phase {
+            Phase::Answered => self.session.and_then(|s| s.deadline()),
+            _ => None,
+        };
+        refresh.into_iter().chain(session).min()
+    }
+
+    pub(super) fn tick_refresh(&mut self, now: Instant, ctx: &mut Context<Self>) {
+        if let Some((tx, _)) = self.refresh.as_mut() {
+            let actions = tx.handle_timeout(now);
+            self.on_refresh_actions(actions, ctx);
+        }
+        self.tick_session(now, ctx);
     }
 
     fn leg_contact(&self) -> String {

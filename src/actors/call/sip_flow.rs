@@ -443,6 +443,14 @@ impl CallActor {
                     let _ = tx.on_response(code, now);
                 }
             }
+            Method::Update => {
+                let Some((tx, _)) = self.refresh.as_mut() else {
+                    return;
+                };
+                if let Ok(actions) = tx.on_response(code, now) {
+                    self.on_refresh_actions(actions, ctx);
+                }
+            }
             Method::Bye => {
                 if self.on_fork_bye_response(&resp, code, now) {
                     return;

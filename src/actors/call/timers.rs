@@ -25,6 +25,7 @@ impl CallActor {
         }
         self.tick_servers(now, ctx);
         self.tick_forks(now);
+        self.tick_refresh(now, ctx);
         if self.ring_deadline.is_some_and(|d| d <= now) {
             self.ring_deadline = None;
             self.give_up_ringing(ctx);
@@ -65,6 +66,7 @@ impl CallActor {
             self.cancel_guard,
             self.servers_deadline(),
             self.forks_deadline(),
+            self.refresh_deadline(),
         ];
         if let Some(next) = deadlines.into_iter().flatten().min() {
             let wait = next.saturating_duration_since(self.services.clock.instant());
