@@ -189,3 +189,26 @@ fn restart_recovery_hangs_up_along_the_stored_route_set() {
     assert_sipp_succeeded(&mut sipp);
     assert_eq!(sipp.received_requests("INVITE").len(), 1, "never re-dialed");
 }
+
+#[test]
+fn the_ring_timeout_counts_from_the_first_ringing_response() {
+    let agent = AgentConfig {
+        ring_timeout_seconds: 2,
+        ..AgentConfig::default()
+    };
+    let (mut sipp, engine) = carrier_and_engine("uas_slow_ring_no_answer.xml", agent);
+    let id = dial(&engine);
+    let call = engine.wait_terminal(&id, CALL_TIMEOUT);
+    assert_sipp_succeeded(&mut sipp);
+    assert_eq!(call["status"], "Failed", "{call}");
+    assert_eq!(call["cause"], "no_answer", "{call}");
+    let a = last_attempt(&call);
+    let at =
+        |k: &str| chrono::DateTime::parse_from_rfc3339(a[k].as_str().expect(k)).expect("RFC 3339");
+    let rang = at("endedAt") - at("startedAt");
+    // 1.5 s before the 180, then the 2 s ring timeout.
+    assert!(
+        rang >= chrono::Duration::milliseconds(3300) && rang < chrono::Duration::seconds(10),
+        "CANCEL about 2 s after the 180, not after the INVITE: {rang}"
+    );
+}

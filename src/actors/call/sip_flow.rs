@@ -142,6 +142,11 @@ impl CallActor {
                 // recording (100 Trying only says the trunk got the INVITE).
                 if code != 100 && !self.ringing && self.phase == Phase::Calling {
                     self.ringing = true;
+                    // The ring timeout counts from the first ringing or
+                    // progress response; until then it bounds the wait
+                    // from the INVITE.
+                    let now = self.services.clock.instant();
+                    self.ring_deadline = Some(now + secs(self.plan.agent.ring_timeout_seconds));
                     let detail = Some(format!("{code} {reason}"));
                     let ev = self.event("call.ringing", CallStatus::InProgress, detail);
                     self.services
