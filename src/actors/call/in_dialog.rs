@@ -111,6 +111,12 @@ impl CallActor {
         let ours = req.to_tag.as_deref() == Some(self.leg.ids.from_tag.as_str());
         let theirs = self.leg.to_tag.is_none() || req.from_tag == self.leg.to_tag;
         if !(ours && theirs) {
+            // Another fork's dialog, which we are ending anyway: its BYE
+            // is agreed to.
+            let fork = ours && self.forks.iter().any(|f| f.has_remote_tag(&req.from_tag));
+            if fork && method == Method::Bye {
+                return respond_stateless(self, 200, "OK");
+            }
             return respond_stateless(self, 481, "Call/Transaction Does Not Exist");
         }
         let answer = self.uas.answer(&req, &method, &self.offer);

@@ -24,6 +24,12 @@ pub(super) struct Fork {
     to: SocketAddr,
 }
 
+impl Fork {
+    pub(super) fn has_remote_tag(&self, tag: &Option<String>) -> bool {
+        tag.is_some() && self.leg.to_tag == *tag
+    }
+}
+
 impl CallActor {
     /// Register for the Call-ID, start the INVITE transaction and the ring
     /// timer; the transaction says when to (re)send.
