@@ -133,10 +133,7 @@ impl Leg {
                 .iter()
                 .map(|(h, _, v)| (h.clone(), v.clone())),
         );
-        o.extra.push((
-            "Allow".into(),
-            "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO".into(),
-        ));
+        o.extra.push(("Allow".into(), super::dialog::ALLOW.into()));
         o.body = Some(("application/sdp".into(), sdp.as_bytes().to_vec()));
         build_request(&o)
     }
