@@ -212,3 +212,26 @@ fn the_ring_timeout_counts_from_the_first_ringing_response() {
         "CANCEL about 2 s after the 180, not after the INVITE: {rang}"
     );
 }
+
+#[test]
+fn a_retransmitted_callee_bye_gets_the_same_200() {
+    let (mut sipp, engine) =
+        carrier_and_engine("uas_callee_bye_retransmitted.xml", AgentConfig::default());
+    let id = dial(&engine);
+    let call = engine.wait_terminal(&id, CALL_TIMEOUT);
+    assert_answered_once(&call);
+    assert_sipp_succeeded(&mut sipp);
+    // Both BYEs (one branch) were answered 200, the second from the
+    // stored response.
+    let bye_answers: Vec<String> = sipp
+        .received()
+        .into_iter()
+        .filter(|m| m.method().is_none() && m.header("CSeq").is_some_and(|c| c.contains("BYE")))
+        .map(|m| m.start_line)
+        .collect();
+    assert_eq!(bye_answers.len(), 2, "{bye_answers:?}");
+    assert!(
+        bye_answers.iter().all(|l| l.starts_with("SIP/2.0 200")),
+        "{bye_answers:?}"
+    );
+}

@@ -106,6 +106,11 @@ impl CallActor {
                 respond_stateless(self, 481, "Call/Transaction Does Not Exist")
             };
         }
+        // The call is over (its BYE was answered): the dialog is gone,
+        // though the actor lingers for its transactions (RFC 3261 15).
+        if self.phase == Phase::Done {
+            return respond_stateless(self, 481, "Call/Transaction Does Not Exist");
+        }
         // RFC 3261 12.2.2: a request whose tags match no dialog of ours
         // gets 481 (our tag is its To tag, the callee's its From tag).
         let ours = req.to_tag.as_deref() == Some(self.leg.ids.from_tag.as_str());
