@@ -235,3 +235,38 @@ fn a_retransmitted_callee_bye_gets_the_same_200() {
         "{bye_answers:?}"
     );
 }
+
+#[test]
+fn an_answer_to_a_re_invite_that_is_never_acked_is_retransmitted_then_the_call_ends() {
+    let port = free_udp_port();
+    let mut sipp = Sipp::uas("uas_reinvite_never_acked.xml", port, &[]);
+    let mut options = EngineOptions::new(port).agent(AgentConfig::default());
+    // 64*T1 = 6.4 s; retransmissions at 0.1, 0.3, 0.7, 1.1, ... s (T2 0.4 s).
+    options.trunk_extra = "t1_ms = 100\nt2_ms = 400".to_string();
+    let engine = Engine::start(options);
+    let id = dial(&engine);
+    let call = engine.wait_terminal(&id, CALL_TIMEOUT);
+    assert_sipp_succeeded(&mut sipp);
+
+    assert_answered_once(&call);
+    let completed = details(&call, "call.completed");
+    assert!(
+        completed
+            .iter()
+            .any(|d| d.contains("no ACK came for our answer to a re-INVITE")),
+        "{call}"
+    );
+    let talk = attempts(&call)[0]["talkSeconds"].as_f64().expect("talk");
+    assert!((6.0..15.0).contains(&talk), "BYE after 64*T1: {talk} s");
+    let answers = sipp
+        .received()
+        .into_iter()
+        .filter(|m| {
+            m.method().is_none() && m.header("CSeq").is_some_and(|c| c.contains("2 INVITE"))
+        })
+        .count();
+    assert!(
+        answers >= 10,
+        "the 200 was retransmitted until 64*T1: {answers}"
+    );
+}

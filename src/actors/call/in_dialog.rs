@@ -207,6 +207,7 @@ impl CallActor {
                 ServerAction::AckTimeout => {
                     if self.phase == Phase::Answered {
                         tracing::info!(call = %self.plan.call.id, "no ACK for our answer to a re-INVITE: hanging up");
+                        self.end_note = Some("no ACK came for our answer to a re-INVITE".into());
                         self.hang_up(ctx);
                     }
                 }
