@@ -189,7 +189,9 @@ impl CallActor {
         if let Some(ack) = &self.ack_2xx {
             if resp.to_tag == self.leg.to_tag {
                 // A retransmitted 2xx: our ACK was lost (RFC 3261 13.2.2.4).
-                self.send_in_dialog(ack.clone());
+                if !ack.is_empty() {
+                    self.send_in_dialog(ack.clone());
+                }
             } else {
                 self.end_fork(resp, ctx);
             }
