@@ -273,7 +273,8 @@ impl CallActor {
     /// Carry out what our refresh's transaction asks. RFC 4028 10: "If the
     /// session refresh request transaction times out or generates a 408 or
     /// 481 response, then the UAC sends a BYE request"; another failure
-    /// leaves the session to expire.
+    /// leaves the session to expire, except 405/501 (UPDATE refused), which
+    /// stops the timer.
     pub(super) fn on_refresh_actions(&mut self, actions: Vec<Action>, ctx: &mut Context<Self>) {
         let now = self.services.clock.instant();
         for a in actions {
@@ -294,6 +295,13 @@ impl CallActor {
                 {
                     self.end_note = Some("the session refresh failed".into());
                     self.hang_up(ctx);
+                }
+                // The far end does not take UPDATE, and refreshing by
+                // re-INVITE is not done: rather than end a call the far end
+                // never asked to time, stop timing it.
+                Action::Deliver { code: 405 | 501 } => {
+                    tracing::warn!(call = %self.plan.call.id, "the far end refuses UPDATE: session timer stopped");
+                    self.session = None;
                 }
                 Action::Deliver { code: 300.. } => {
                     if let Some(s) = self.session.as_mut() {
