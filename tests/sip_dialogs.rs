@@ -270,3 +270,30 @@ fn an_answer_to_a_re_invite_that_is_never_acked_is_retransmitted_then_the_call_e
         "the 200 was retransmitted until 64*T1: {answers}"
     );
 }
+
+/// About 46 s: the shortest session interval (90 s, RFC 4028) is refreshed
+/// at its half.
+#[test]
+fn the_engine_refreshes_a_session_timer_only_it_can_refresh() {
+    let agent = AgentConfig {
+        max_call_duration_seconds: 120,
+        ..AgentConfig::default()
+    };
+    let (mut sipp, engine) = carrier_and_engine("uas_session_timer_engine_refreshes.xml", agent);
+    let id = dial(&engine);
+    let call = engine.wait_terminal(&id, Duration::from_secs(90));
+    assert_sipp_succeeded(&mut sipp);
+    assert_answered_once(&call);
+    let talk = attempts(&call)[0]["talkSeconds"].as_f64().expect("talk");
+    assert!(
+        (45.0..60.0).contains(&talk),
+        "UPDATE at half of 90 s: {talk} s"
+    );
+    let updates = sipp.received_requests("UPDATE");
+    assert_eq!(updates.len(), 1, "{updates:#?}");
+    let cseq = updates[0].header("CSeq").unwrap_or("");
+    assert!(
+        cseq.starts_with('2'),
+        "the engine's next CSeq in the dialog: {cseq}"
+    );
+}
