@@ -406,6 +406,7 @@ async fn end_interrupted(
         );
         leg.to_tag = attempt.to_tag.clone();
         leg.remote_target = attempt.remote_target.clone();
+        leg.route_set = attempt.route_set.clone();
         leg.anonymous_from = trunk.identity.anonymous_from();
         // The host that has the INVITE: a failover may have moved it.
         let target = attempt

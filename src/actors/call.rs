@@ -5,8 +5,11 @@
 
 mod auth;
 mod failover;
+mod in_dialog;
 mod sip_flow;
 mod timers;
+
+pub use in_dialog::InfoDtmf;
 
 use super::agent::Enqueue;
 use super::{Services, Trunk};
@@ -14,6 +17,7 @@ use crate::domain::{Agent, AgentId, Attempt, CallEvent, CallId, CallStatus, Caus
 use crate::scheduler::agent_core::{AgentRules, WaitReason};
 use crate::scheduler::dwrr::TrunkSlot;
 use crate::scheduler::QueuedCall;
+use crate::sip::dialog::{SessionTimer, UasDialog};
 use crate::sip::digest::DigestClient;
 use crate::sip::leg::{Leg, LegIds};
 use crate::sip::message::{Inbound, Start};
@@ -130,6 +134,20 @@ pub struct CallActor {
     /// the host they go to: re-sent when that host retransmits its final
     /// response (RFC 3261 17.1.1.3).
     retired: HashMap<String, (Vec<u8>, std::net::SocketAddr)>,
+    /// The far end's side of the dialog (its CSeq), for its requests.
+    uas: UasDialog,
+    /// Server transactions of requests the far end sent in the dialog.
+    servers: Vec<in_dialog::ServerTx>,
+    /// Dialogs of other forks that answered 2xx: ACKed, then BYE'd.
+    forks: Vec<sip_flow::Fork>,
+    /// The To tags of the provisional responses (one early dialog each).
+    early_tags: Vec<String>,
+    /// Said in the outcome's event, e.g. that a 2xx crossed our CANCEL.
+    end_note: Option<String>,
+    /// The session timer a refresh agreed to (RFC 4028), if any.
+    session: Option<SessionTimer>,
+    /// Our session refresh (UPDATE) in flight.
+    refresh: Option<(NonInviteClient, Vec<u8>)>,
 }
 
 impl CallActor {
@@ -162,6 +180,7 @@ impl CallActor {
             cause: None,
             talk_seconds: None,
             host: host.as_ref().map(|h| h.addr.to_string()),
+            route_set: Vec::new(),
         };
         let mut leg = Leg::new(ids, local, plan.agent.caller_id.clone(), request_uri);
         leg.invite_headers = identity.invite_headers(&plan.agent.caller_id, &host_port);
@@ -200,6 +219,13 @@ impl CallActor {
             tried: Vec::new(),
             failover: None,
             retired: HashMap::new(),
+            uas: UasDialog::default(),
+            servers: Vec::new(),
+            forks: Vec::new(),
+            early_tags: Vec::new(),
+            end_note: None,
+            session: None,
+            refresh: None,
         }
     }
 
@@ -405,6 +431,9 @@ impl CallActor {
             Some(c) => format!("{} ({c} {reason})", cause.as_str()),
             None => cause.as_str().to_string(),
         };
+        if let Some(note) = &self.end_note {
+            detail = format!("{detail}; {note}");
+        }
         let call = &self.plan.call;
         let counts = call.counts.after(cause);
         let mut retry = None;
@@ -466,7 +495,9 @@ impl CallActor {
     }
 
     /// Stop once no transaction needs us: a Completed INVITE transaction
-    /// (Timer D) still absorbs retransmitted final responses with an ACK.
+    /// (Timer D) still absorbs retransmitted final responses with an ACK,
+    /// a server transaction (Timer J) answers a retransmitted BYE with its
+    /// 200, and another fork's dialog waits for the answer to its BYE.
     pub(super) fn stop_if_settled(&mut self, ctx: &mut Context<Self>) {
         if self.phase != Phase::Done {
             return;
@@ -475,7 +506,7 @@ impl CallActor {
             .invite
             .as_ref()
             .is_some_and(|t| !t.is_terminated() && t.state_name() != "Accepted");
-        if !invite_busy {
+        if !invite_busy && !self.servers_busy() && !self.forks_busy() {
             ctx.stop();
         }
     }

@@ -481,6 +481,9 @@ pub mod doc {
         pub sip_reason: Option<String>,
         pub cause: Option<Cause>,
         pub talk_seconds: Option<f64>,
+        /// The dialog's route set, when the answer came through proxies
+        /// that Record-Route; absent otherwise.
+        pub route_set: Option<Vec<String>>,
         /// The trunk host (`ip:port`) the last INVITE of the attempt went
         /// to; a failover to another host changes it.
         pub host: Option<String>,
