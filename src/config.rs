@@ -19,6 +19,9 @@ use std::path::Path;
 mod api_keys;
 pub use api_keys::{ApiKeyConfig, ENV_KEY as API_KEY_ENV};
 
+pub mod trunks;
+pub use trunks::{CallerIdHeader, NumberFormat, Privacy, UntrustedRequests};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -103,6 +106,10 @@ pub struct SipConfig {
     /// (behind NAT); defaults to `listen`.
     #[serde(default)]
     pub public_addr: Option<SocketAddr>,
+    /// Requests from addresses that are no trunk's host (nor in a trunk's
+    /// `trusted_sources`): `"drop"` (default) or `"refuse"` (403).
+    #[serde(default)]
+    pub untrusted_requests: UntrustedRequests,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -162,7 +169,8 @@ impl Default for SchedulerConfig {
 #[serde(deny_unknown_fields)]
 pub struct TrunkConfig {
     pub name: String,
-    /// `sip:host:port` of the carrier's SIP edge.
+    /// `sip:host:port` of the carrier's SIP edge (or `hosts` for several).
+    #[serde(default)]
     pub uri: String,
     /// Concurrent calls the trunk accepts.
     #[serde(default = "default_channels")]
@@ -187,6 +195,39 @@ pub struct TrunkConfig {
     pub t2_ms: u64,
     #[serde(default = "default_t4")]
     pub t4_ms: u64,
+    /// The carrier profile this trunk's missing keys come from
+    /// (`config/trunks/<name>.toml`: twilio, telnyx, generic).
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Several `sip:host:port` edges, tried in order: an attempt fails
+    /// over to the next healthy one on 503, timeout or transport failure.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// `"+e164"` (default) or `"e164"` in the Request-URI's user part.
+    #[serde(default)]
+    pub number_format: NumberFormat,
+    /// `"from"` (default) or `"p-asserted-identity"` for the caller ID.
+    #[serde(default)]
+    pub caller_id_header: CallerIdHeader,
+    /// `"id"`: ask the carrier to withhold the caller ID (RFC 3323).
+    #[serde(default)]
+    pub privacy: Privacy,
+    /// Headers added to every INVITE, e.g. `{ "X-Account" = "42" }`.
+    #[serde(default)]
+    pub extra_headers: trunks::ExtraHeaders,
+    /// OPTIONS keepalive to each host every so many seconds; 0: off.
+    #[serde(default)]
+    pub options_interval_seconds: u64,
+    /// Failed OPTIONS in a row that mark a host down, and answered ones
+    /// that mark it up again.
+    #[serde(default = "trunks::default_down_after")]
+    pub options_down_after: u32,
+    #[serde(default = "trunks::default_up_after")]
+    pub options_up_after: u32,
+    /// More addresses (`203.0.113.7`, `198.51.100.0/24`) allowed to send
+    /// requests, besides the hosts' own addresses.
+    #[serde(default)]
+    pub trusted_sources: Vec<String>,
 }
 
 fn default_t1() -> u64 {
@@ -307,27 +348,50 @@ pub struct TrunkTarget {
     pub addr: SocketAddr,
 }
 
+/// `host:port` of a `sip:` URI (`sip:host[:port][;params]`), as written.
+pub(crate) fn parse_sip_uri(uri: &str) -> Result<String, String> {
+    let rest = uri
+        .strip_prefix("sip:")
+        .ok_or_else(|| format!("{uri:?} must start with sip:"))?;
+    let rest = rest.split(';').next().unwrap_or("");
+    let host_port = rest.rsplit('@').next().unwrap_or("").to_string();
+    if host_port.is_empty() {
+        return Err(format!("{uri:?} has no host"));
+    }
+    Ok(host_port)
+}
+
+/// Every address `host_port` resolves to (port 5060 when none is given).
+pub fn resolve(host_port: &str) -> Result<Vec<SocketAddr>, String> {
+    let with_port = if host_port.contains(':') {
+        host_port.to_string()
+    } else {
+        format!("{host_port}:5060")
+    };
+    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&with_port)
+        .map_err(|e| format!("cannot resolve {with_port}: {e}"))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(format!("{with_port} resolves to no address"));
+    }
+    Ok(addrs)
+}
+
 impl TrunkConfig {
-    /// Resolve `uri` (`sip:host[:port]`, default port 5060) to an address.
-    pub fn target(&self) -> Result<TrunkTarget, String> {
-        let rest = self
-            .uri
-            .strip_prefix("sip:")
-            .ok_or_else(|| format!("{:?} must start with sip:", self.uri))?;
-        let rest = rest.split(';').next().unwrap_or("");
-        let host_port = rest.rsplit('@').next().unwrap_or("").to_string();
-        if host_port.is_empty() {
-            return Err(format!("{:?} has no host", self.uri));
-        }
-        let with_port = if host_port.contains(':') {
-            host_port.clone()
+    /// The trunk's host URIs in failover order: `hosts`, or `uri` alone.
+    pub fn host_uris(&self) -> Vec<&str> {
+        if self.hosts.is_empty() {
+            vec![self.uri.as_str()]
         } else {
-            format!("{host_port}:5060")
-        };
-        let addr = std::net::ToSocketAddrs::to_socket_addrs(&with_port)
-            .map_err(|e| format!("cannot resolve {with_port}: {e}"))?
-            .next()
-            .ok_or_else(|| format!("{with_port} resolves to no address"))?;
+            self.hosts.iter().map(String::as_str).collect()
+        }
+    }
+
+    /// The first host, resolved (`sip:host[:port]`, default port 5060).
+    pub fn target(&self) -> Result<TrunkTarget, String> {
+        let uri = self.host_uris()[0];
+        let host_port = parse_sip_uri(uri)?;
+        let addr = resolve(&host_port)?[0];
         Ok(TrunkTarget { host_port, addr })
     }
 }
@@ -419,6 +483,7 @@ impl Config {
                 }
             }
         }
+        trunks::apply_profiles(&mut value)?;
         let mut config: Config = value
             .try_into()
             .map_err(|e: toml::de::Error| parse_err(e.to_string()))?;
@@ -446,8 +511,15 @@ impl Config {
                     "must be non-empty and unique",
                 ));
             }
-            t.target()
-                .map_err(|r| invalid(format!("trunks[{i}].uri"), r))?;
+            trunks::validate(i, t)?;
+            t.target().map_err(|r| {
+                let k = if t.hosts.is_empty() {
+                    "uri"
+                } else {
+                    "hosts[0]"
+                };
+                invalid(format!("trunks[{i}].{k}"), r)
+            })?;
             if !(50..=10_000).contains(&t.t1_ms) {
                 return Err(invalid(
                     format!("trunks[{i}].t1_ms"),

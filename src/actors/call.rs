@@ -4,9 +4,13 @@
 //! timeout, duration limit) on the injected clock.
 
 mod auth;
+mod failover;
+mod in_dialog;
 mod media;
 mod sip_flow;
 mod timers;
+
+pub use in_dialog::InfoDtmf;
 
 use super::agent::Enqueue;
 use super::{Services, Trunk};
@@ -14,12 +18,14 @@ use crate::domain::{Agent, AgentId, Attempt, CallEvent, CallId, CallStatus, Caus
 use crate::scheduler::agent_core::{AgentRules, WaitReason};
 use crate::scheduler::dwrr::TrunkSlot;
 use crate::scheduler::QueuedCall;
+use crate::sip::dialog::{SessionTimer, UasDialog};
 use crate::sip::digest::DigestClient;
 use crate::sip::leg::{Leg, LegIds};
 use crate::sip::message::{Inbound, Start};
 use crate::sip::transaction::{InviteClient, NonInviteClient};
 use crate::sip::transport::SipIn;
 use crate::store::Change;
+use crate::trunks::HostPick;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -117,6 +123,32 @@ pub struct CallActor {
     retry_after: Option<u32>,
     /// The engine is stopping: send nothing new, end what is up.
     shutting_down: bool,
+    /// The trunk host the current INVITE goes to; None when every host
+    /// was down as the attempt began (nothing is sent).
+    host: Option<HostPick>,
+    /// Hosts this attempt sent an INVITE to, in order.
+    tried: Vec<std::net::SocketAddr>,
+    /// Why to send the INVITE to the next host, once the current
+    /// transaction has sent its ACK.
+    failover: Option<(String, bool)>,
+    /// ACKs of INVITE transactions left by a failover, by branch, with
+    /// the host they go to: re-sent when that host retransmits its final
+    /// response (RFC 3261 17.1.1.3).
+    retired: HashMap<String, (Vec<u8>, std::net::SocketAddr)>,
+    /// The far end's side of the dialog (its CSeq), for its requests.
+    uas: UasDialog,
+    /// Server transactions of requests the far end sent in the dialog.
+    servers: Vec<in_dialog::ServerTx>,
+    /// Dialogs of other forks that answered 2xx: ACKed, then BYE'd.
+    forks: Vec<sip_flow::Fork>,
+    /// The To tags of the provisional responses (one early dialog each).
+    early_tags: Vec<String>,
+    /// Said in the outcome's event, e.g. that a 2xx crossed our CANCEL.
+    end_note: Option<String>,
+    /// The session timer a refresh agreed to (RFC 4028), if any.
+    session: Option<SessionTimer>,
+    /// Our session refresh (UPDATE) in flight.
+    refresh: Option<(NonInviteClient, Vec<u8>)>,
     /// Ports, behaviour and RTP session (`call/media.rs`).
     media: media::CallMedia,
 }
@@ -125,7 +157,13 @@ impl CallActor {
     pub fn new(plan: CallPlan, services: Services) -> CallActor {
         let local = services.transport.advertised().to_string();
         let ids = LegIds::random(&local);
-        let request_uri = plan.call.endpoint.request_uri(&plan.trunk.target.host_port);
+        let host = services.hosts.pick(&plan.trunk.name, &[]).ok();
+        let host_port = host.as_ref().map_or_else(
+            || plan.trunk.target.host_port.clone(),
+            |h| h.host_port.clone(),
+        );
+        let identity = &plan.trunk.identity;
+        let request_uri = identity.request_uri(&plan.call.endpoint, &host_port);
         let attempt = Attempt {
             call_id: plan.call.id,
             number: plan.call.attempts + 1,
@@ -144,9 +182,13 @@ impl CallActor {
             sip_reason: None,
             cause: None,
             talk_seconds: None,
+            host: host.as_ref().map(|h| h.addr.to_string()),
+            route_set: Vec::new(),
             media: None,
         };
-        let leg = Leg::new(ids, local, plan.agent.caller_id.clone(), request_uri);
+        let mut leg = Leg::new(ids, local, plan.agent.caller_id.clone(), request_uri);
+        leg.invite_headers = identity.invite_headers(&plan.agent.caller_id, &host_port);
+        leg.anonymous_from = identity.anonymous_from();
         CallActor {
             zones: plan.rules.zones(&plan.call),
             plan,
@@ -177,6 +219,17 @@ impl CallActor {
             requeue: None,
             retry_after: None,
             shutting_down: false,
+            host,
+            tried: Vec::new(),
+            failover: None,
+            retired: HashMap::new(),
+            uas: UasDialog::default(),
+            servers: Vec::new(),
+            forks: Vec::new(),
+            early_tags: Vec::new(),
+            end_note: None,
+            session: None,
+            refresh: None,
             media: Default::default(),
         }
     }
@@ -342,9 +395,11 @@ impl CallActor {
     }
 
     fn send(&self, bytes: Vec<u8>) {
-        self.services
-            .transport
-            .send(bytes, self.plan.trunk.target.addr);
+        let to = self
+            .host
+            .as_ref()
+            .map_or(self.plan.trunk.target.addr, |h| h.addr);
+        self.services.transport.send(bytes, to);
     }
 
     /// Record the outcome once and free the slot.
@@ -385,6 +440,9 @@ impl CallActor {
         };
         if let Some(media) = self.media_detail() {
             detail = format!("{detail}; {media}");
+        }
+        if let Some(note) = &self.end_note {
+            detail = format!("{detail}; {note}");
         }
         let call = &self.plan.call;
         let counts = call.counts.after(cause);
@@ -447,7 +505,9 @@ impl CallActor {
     }
 
     /// Stop once no transaction needs us: a Completed INVITE transaction
-    /// (Timer D) still absorbs retransmitted final responses with an ACK.
+    /// (Timer D) still absorbs retransmitted final responses with an ACK,
+    /// a server transaction (Timer J) answers a retransmitted BYE with its
+    /// 200, and another fork's dialog waits for the answer to its BYE.
     pub(super) fn stop_if_settled(&mut self, ctx: &mut Context<Self>) {
         if self.phase != Phase::Done {
             return;
@@ -456,7 +516,7 @@ impl CallActor {
             .invite
             .as_ref()
             .is_some_and(|t| !t.is_terminated() && t.state_name() != "Accepted");
-        if !invite_busy {
+        if !invite_busy && !self.servers_busy() && !self.forks_busy() {
             ctx.stop();
         }
     }

@@ -25,6 +25,9 @@ pub struct Hangup {
     request: Vec<u8>,
     /// Give up waiting for the INVITE's final answer after a CANCEL.
     give_up: Instant,
+    /// The ACK of a 2xx that crossed the CANCEL, re-sent when that 2xx is
+    /// retransmitted (RFC 3261 13.2.2.4).
+    ack_2xx: Option<Vec<u8>>,
     timer: Option<SpawnHandle>,
 }
 
@@ -41,6 +44,7 @@ impl Hangup {
             tx: None,
             request: Vec::new(),
             give_up,
+            ack_2xx: None,
             timer: None,
         }
     }
@@ -49,6 +53,17 @@ impl Hangup {
     /// to the remote target, or the Request-URI if the 2xx had no Contact).
     fn answered(&self) -> bool {
         self.leg.to_tag.is_some()
+    }
+
+    /// Where the request goes: a BYE (and the ACK of a 2xx) inside the
+    /// dialog, to its first route or remote target (RFC 3261 12.2.1.1),
+    /// the trunk when that names a host; a CANCEL where the INVITE went.
+    fn destination(&self) -> SocketAddr {
+        if self.answered() {
+            self.leg.next_hop_addr().unwrap_or(self.target)
+        } else {
+            self.target
+        }
     }
 
     /// Start the CANCEL or BYE transaction.
@@ -76,7 +91,7 @@ impl Hangup {
                 Action::SendRequest => self
                     .services
                     .transport
-                    .send(self.request.clone(), self.target),
+                    .send(self.request.clone(), self.destination()),
                 // A BYE answered (or never answered): the call is over.
                 Action::Deliver { code } if code >= 200 && self.answered() => ctx.stop(),
                 Action::Timeout | Action::TransportFailed if self.answered() => ctx.stop(),
@@ -148,13 +163,25 @@ impl Handler<SipIn> for Hangup {
             }
             return;
         }
+        // A retransmission of the 2xx we ACKed: ACK it again.
+        if msg.cseq_method == Method::Invite && (200..300).contains(&code) && self.answered() {
+            if let (Some(ack), true) = (&self.ack_2xx, msg.to_tag == self.leg.to_tag) {
+                self.services
+                    .transport
+                    .send(ack.clone(), self.destination());
+            }
+            return;
+        }
         // The INVITE's own final response, after our CANCEL.
         if msg.cseq_method == Method::Invite && code >= 200 && !self.answered() {
             if code < 300 {
                 // It was answered after all: ACK it, then hang up.
                 self.leg.on_2xx(&msg);
                 if let Ok(ack) = self.leg.ack_2xx() {
-                    self.services.transport.send(ack, self.target);
+                    self.services
+                        .transport
+                        .send(ack.clone(), self.destination());
+                    self.ack_2xx = Some(ack);
                 }
                 self.begin(ctx);
             } else {

@@ -166,6 +166,15 @@ pub struct Attempt {
     pub cause: Option<Cause>,
     /// Seconds between answer and hang-up.
     pub talk_seconds: Option<f64>,
+    /// The dialog's route set (RFC 3261 12.1.2), filled when the callee
+    /// answers through proxies that Record-Route.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub route_set: Vec<String>,
+    /// The trunk host (`ip:port`) the attempt's last INVITE went to: a
+    /// failover moves it. Stored before the INVITE leaves, so recovery
+    /// CANCELs the right host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// What the call's RTP carried, once it was answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media: Option<super::media::MediaStats>,

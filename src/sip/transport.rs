@@ -2,8 +2,10 @@
 //! routes what arrives to the actor owning its Call-ID.
 //!
 //! Requests that belong to no call of ours (scans, stray BYEs) never create
-//! anything: BYE and CANCEL get 481 (RFC 3261 15.1.2, 9.2), everything else
-//! is dropped and counted.
+//! anything: BYE and CANCEL get 481 (RFC 3261 15.1.2, 9.2), OPTIONS 200
+//! (a trunk checking that we are up, RFC 3261 11.2), everything else is
+//! dropped and counted. Requests from addresses that are no trunk's host
+//! are dropped or refused before that (`trunks::sources`).
 
 use super::message::{self, build_response, Inbound, Method, ResponseTo, Start};
 use actix::{Message, Recipient};
@@ -40,6 +42,9 @@ pub struct Transport {
     /// across an await.
     routes: Arc<Mutex<HashMap<String, Recipient<SipIn>>>>,
     pub stats: Arc<TransportStats>,
+    /// Which sources may send requests (`trunks::sources`); lets all
+    /// through until the engine sets the trunks' addresses.
+    pub sources: Arc<crate::trunks::sources::SourceGate>,
 }
 
 /// Socket buffers large enough for thousands of calls per second; the
@@ -63,6 +68,7 @@ impl Transport {
             advertised: public.unwrap_or(bound).to_string(),
             routes: Arc::new(Mutex::new(HashMap::new())),
             stats: Arc::new(TransportStats::default()),
+            sources: Arc::default(),
         })
     }
 
@@ -149,6 +155,14 @@ impl Transport {
                 return;
             }
         };
+        if let Start::Request { method, .. } = &msg.start {
+            use crate::trunks::sources::Verdict;
+            match self.sources.check(from.ip(), method) {
+                Verdict::Accept => {}
+                Verdict::Drop => return,
+                Verdict::Refuse => return self.respond(&msg, 403, "Forbidden", from),
+            }
+        }
         let owner = self
             .routes
             .lock()
@@ -161,8 +175,27 @@ impl Transport {
         }
     }
 
+    fn respond(&self, msg: &Inbound, code: u16, reason: &str, to: SocketAddr) {
+        let resp = build_response(&ResponseTo {
+            request: msg,
+            code,
+            reason,
+            to_tag: None,
+            contact: None,
+            body: None,
+        });
+        self.send(resp, to);
+    }
+
     fn unmatched(&self, msg: Inbound, from: SocketAddr) {
         self.stats.unmatched.fetch_add(1, Ordering::Relaxed);
+        if let Start::Request {
+            method: Method::Options,
+            ..
+        } = msg.start
+        {
+            return self.respond(&msg, 200, "OK", from);
+        }
         if let Start::Request {
             method: Method::Bye | Method::Cancel,
             ..
