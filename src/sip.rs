@@ -1,6 +1,7 @@
 //! SIP: the message adapter (the only user of `rsip`), the sans-IO client
-//! transactions, the UAC leg of one call, SDP, the UDP transport, and the
-//! sandbox carrier.
+//! and server transactions, the UAC leg of one call, the UAS side of its
+//! dialog, the UDP transport, and the sandbox carrier (SDP is in
+//! `media::sdp`).
 
 pub mod dialog;
 pub mod digest;
