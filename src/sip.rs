@@ -3,6 +3,7 @@
 //! sandbox carrier.
 
 pub mod digest;
+pub mod inbound;
 pub mod leg;
 pub mod message;
 pub mod sandbox;

@@ -5,7 +5,8 @@
 //! anything: BYE and CANCEL get 481 (RFC 3261 15.1.2, 9.2), everything else
 //! is dropped and counted.
 
-use super::message::{self, build_response, Inbound, Method, ResponseTo, Start};
+use super::inbound::{self, Disposition};
+use super::message::Inbound;
 use actix::{Message, Recipient};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -133,50 +134,26 @@ impl Transport {
 
     fn dispatch(&self, bytes: &[u8], from: SocketAddr) {
         self.stats.received.fetch_add(1, Ordering::Relaxed);
-        // Keep-alive CRLFs (RFC 5626 4.4.1) carry nothing.
-        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-            return;
-        }
-        // rsip is third-party parsing code facing the network: a panic in it
-        // must cost one datagram, not the receive loop.
-        let parsed = std::panic::catch_unwind(|| message::parse(bytes))
-            .unwrap_or_else(|_| Err(message::ParseError::Syntax("parser panicked".into())));
-        let msg = match parsed {
-            Ok(m) => m,
-            Err(e) => {
+        let routes = |call_id: &str| {
+            self.routes
+                .lock()
+                .expect("routes lock")
+                .get(call_id)
+                .cloned()
+        };
+        match inbound::classify(bytes, routes) {
+            Disposition::KeepAlive => {}
+            Disposition::Malformed(e) => {
                 self.stats.malformed.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(%from, error = %e, "dropped malformed SIP");
-                return;
             }
-        };
-        let owner = self
-            .routes
-            .lock()
-            .expect("routes lock")
-            .get(&msg.call_id)
-            .cloned();
-        match owner {
-            Some(owner) => owner.do_send(SipIn { msg, from }),
-            None => self.unmatched(msg, from),
-        }
-    }
-
-    fn unmatched(&self, msg: Inbound, from: SocketAddr) {
-        self.stats.unmatched.fetch_add(1, Ordering::Relaxed);
-        if let Start::Request {
-            method: Method::Bye | Method::Cancel,
-            ..
-        } = msg.start
-        {
-            let resp = build_response(&ResponseTo {
-                request: &msg,
-                code: 481,
-                reason: "Call/Transaction Does Not Exist",
-                to_tag: None,
-                contact: None,
-                body: None,
-            });
-            self.send(resp, from);
+            Disposition::Deliver(owner, msg) => owner.do_send(SipIn { msg, from }),
+            Disposition::Unmatched { reply, .. } => {
+                self.stats.unmatched.fetch_add(1, Ordering::Relaxed);
+                if let Some(reply) = reply {
+                    self.send(reply, from);
+                }
+            }
         }
     }
 }
