@@ -196,6 +196,9 @@ pub fn parse(bytes: &[u8]) -> Result<Inbound, ParseError> {
     // that starts with whitespace continues the one before).
     let mut pending: Option<(&str, Cow<'_, str>)> = None;
     for line in lines {
+        if line.contains('\r') {
+            return Err(syntax("bare CR in a header"));
+        }
         if line.starts_with([' ', '\t']) {
             let (_, value) = pending
                 .as_mut()
