@@ -5,10 +5,15 @@
 //! the fields the RFC gives; the invalid ones are refused, naming what is
 //! wrong, or (where RFC 4475 allows a liberal reading) parsed.
 
+mod common;
+
+use common::*;
 use outdial::sip::inbound::{classify, Disposition};
 use outdial::sip::message::{parse, Inbound, Method, ParseError, Start};
 use proptest::prelude::*;
+use std::net::UdpSocket;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rfc4475")
@@ -376,4 +381,85 @@ proptest! {
         };
         prop_assert_eq!(got, code);
     }
+}
+
+/// A scanner's probes (sipvicious-style), one of each method.
+fn scan(method: &str, n: usize) -> String {
+    format!(
+        "{method} sip:100@127.0.0.1 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKscan{n};rport\r\n\
+From: \"sipvicious\"<sip:100@1.1.1.1>;tag=6434396633623535\r\n\
+To: \"sipvicious\"<sip:100@1.1.1.1>\r\n\
+Call-ID: scan-{n}\r\nCSeq: 1 {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+/// The running binary: every torture message and an INVITE, REGISTER and
+/// OPTIONS scan sent to its SIP port create no call, get no answer (none
+/// is a BYE or CANCEL), are counted in /metrics as malformed or unmatched,
+/// and the engine still answers its API.
+#[test]
+fn the_engine_shrugs_off_torture_and_scans() {
+    let engine = Engine::start(EngineOptions::new(free_udp_port()).agent(AgentConfig::default()));
+    let before = engine.statistics(None);
+    let probe = UdpSocket::bind("127.0.0.1:0").expect("bind a probe socket");
+    probe
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let all = all_fixtures();
+    for (_, bytes) in &all {
+        probe
+            .send_to(bytes, engine.sip)
+            .expect("send a torture message");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    for (i, method) in ["INVITE", "REGISTER", "OPTIONS"].iter().enumerate() {
+        probe
+            .send_to(scan(method, i).as_bytes(), engine.sip)
+            .unwrap();
+    }
+    let malformed = REFUSED.len() as f64;
+    let unmatched = (VALID.len() + LIBERAL.len() + 3) as f64;
+
+    let value = |text: &str, series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+    };
+    let started = Instant::now();
+    let text = loop {
+        let metrics = engine.get("/metrics");
+        assert_eq!(metrics.status, 200, "the engine still answers");
+        let text = metrics.body.as_str().expect("Prometheus text").to_string();
+        let counted = value(&text, "outdial_sip_malformed_total")
+            + value(&text, "outdial_sip_unmatched_total");
+        if counted >= malformed + unmatched || started.elapsed() > Duration::from_secs(10) {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        value(&text, "outdial_sip_malformed_total"),
+        malformed,
+        "{text}"
+    );
+    assert_eq!(
+        value(&text, "outdial_sip_unmatched_total"),
+        unmatched,
+        "{text}"
+    );
+    assert_eq!(value(&text, "outdial_dial_attempts_total"), 0.0);
+    let mut buf = [0u8; 2048];
+    assert!(
+        probe.recv_from(&mut buf).is_err(),
+        "no answer to any of it: {}",
+        String::from_utf8_lossy(&buf)
+    );
+    assert_eq!(engine.statistics(None), before, "no call was created");
+    // And it still places calls: one is accepted and dialed (at a trunk
+    // where nothing listens).
+    let call =
+        engine.create_call(serde_json::json!({ "agentId": AGENT_ID, "endpoint": "+15551234567" }));
+    let id = call["id"].as_str().unwrap();
+    engine.wait_for_call(id, |c| attempts(c).len() == 1, Duration::from_secs(10));
 }

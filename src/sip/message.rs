@@ -1,9 +1,13 @@
 //! The SIP message adapter: the only module that touches `rsip`.
 //!
-//! Inbound bytes become an [`Inbound`] (the fields the engine acts on);
-//! outbound requests and responses are described by [`Outbound`] and
-//! [`ResponseTo`] and serialised through rsip's types. Keeping rsip here
-//! makes it replaceable (it has had no release since 2022).
+//! Inbound bytes become an [`Inbound`] (the fields the engine acts on)
+//! through [`parse`], a single pass of our own: rsip's parser refuses
+//! valid messages of RFC 4475 (folded lines, whitespace before a colon,
+//! unknown methods) and accepts invalid ones, and it costs more than the
+//! whole inbound path may. Outbound requests and responses are described
+//! by [`Outbound`] and [`ResponseTo`] and serialised through rsip's types.
+//! Keeping rsip here makes it replaceable (it has had no release since
+//! 2022).
 
 use rsip::headers::UntypedHeader;
 use std::borrow::Cow;
