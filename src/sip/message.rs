@@ -454,8 +454,13 @@ impl Known {
                 _ => Known::Other,
             };
         }
+        // Only names of the right length and first letter are compared.
+        let first = name.as_bytes()[0].to_ascii_lowercase();
         for (full, known) in NAMES {
-            if full.eq_ignore_ascii_case(name) {
+            if full.len() == name.len()
+                && full.as_bytes()[0].to_ascii_lowercase() == first
+                && full.eq_ignore_ascii_case(name)
+            {
                 return known;
             }
         }
@@ -463,24 +468,52 @@ impl Known {
     }
 }
 
-/// Split a comma-separated header value, respecting `<...>` and quotes.
-fn split_list(value: &str) -> impl Iterator<Item = &str> {
-    let mut parts = Vec::new();
-    let (mut depth, mut quoted, mut start) = (0i32, false, 0usize);
-    for (i, c) in value.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            '<' if !quoted => depth += 1,
-            '>' if !quoted => depth -= 1,
-            ',' if !quoted && depth == 0 => {
-                parts.push(value[start..i].trim());
-                start = i + 1;
+/// Split a comma-separated header value, respecting `<...>` and quotes;
+/// empty elements are skipped. Allocates nothing.
+fn split_list(value: &str) -> SplitList<'_> {
+    SplitList { rest: Some(value) }
+}
+
+struct SplitList<'a> {
+    rest: Option<&'a str>,
+}
+
+impl<'a> Iterator for SplitList<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        loop {
+            let value = self.rest?;
+            let (mut depth, mut quoted) = (0i32, false);
+            let mut cut = None;
+            for (i, c) in value.char_indices() {
+                match c {
+                    '"' => quoted = !quoted,
+                    '<' if !quoted => depth += 1,
+                    '>' if !quoted => depth -= 1,
+                    ',' if !quoted && depth == 0 => {
+                        cut = Some(i);
+                        break;
+                    }
+                    _ => {}
+                }
             }
-            _ => {}
+            let item = match cut {
+                Some(i) => {
+                    self.rest = Some(&value[i + 1..]);
+                    &value[..i]
+                }
+                None => {
+                    self.rest = None;
+                    value
+                }
+            };
+            let item = item.trim();
+            if !item.is_empty() {
+                return Some(item);
+            }
         }
     }
-    parts.push(value[start..].trim());
-    parts.into_iter().filter(|s| !s.is_empty())
 }
 
 /// The URI of a name-addr (`"Bob" <sip:bob@x>;tag=1` -> `sip:bob@x`) or
