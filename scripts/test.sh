@@ -3,9 +3,10 @@
 # Installs what the tests need when it is missing (SIPp, from Debian's
 # sip-tester package; headless Chromium and its WebDriver, from chromium and
 # chromium-driver; Schemathesis, from PyPI), then runs, in order and stopping at the first failure:
-# cargo fmt --check, cargo clippy -D warnings, and every test (unit tests,
+# cargo fmt --check, cargo clippy -D warnings, every test (unit tests,
 # the API tests against the real binary, the SIP outcome tests with SIPp as
-# the carrier, the kill -9 restart test, the dashboard in Chromium).
+# the carrier, the kill -9 restart test, the dashboard in Chromium), and a
+# 60 s fuzz run of the SIP message path (cargo-fuzz, installed when missing).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -66,5 +67,14 @@ cargo test --doc
 
 echo "== cargo test --all-targets --no-fail-fast"
 cargo test --all-targets --no-fail-fast
+
+# A bounded fuzz run of the SIP message path (fuzz/, its own workspace) on
+# the stable toolchain; cargo-fuzz from crates.io when missing.
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "== installing cargo-fuzz"
+    cargo install cargo-fuzz --locked
+fi
+echo "== fuzz/run.sh 60 (cargo fuzz run sip_inbound, 60 s)"
+bash fuzz/run.sh 60
 
 echo "== all checks passed"

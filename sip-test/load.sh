@@ -88,6 +88,9 @@ max_concurrent_calls = 100000
 caller_id = "+15550100000"
 trunk = "sipp"
 max_call_duration_seconds = $HOLD
+# Dial at any hour: the default window (the callee's 9:00-21:00) would
+# hold every call of a run made during the US night.
+calling_window = "always"
 TOML
 # A key for this run only; the driver sends it as a Bearer token.
 OUTDIAL_API_KEY="od_load_$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"

@@ -5,6 +5,7 @@
 
 pub mod dialog;
 pub mod digest;
+pub mod inbound;
 pub mod leg;
 pub mod message;
 pub mod sandbox;

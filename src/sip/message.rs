@@ -1,11 +1,16 @@
 //! The SIP message adapter: the only module that touches `rsip`.
 //!
-//! Inbound bytes become an [`Inbound`] (the fields the engine acts on);
-//! outbound requests and responses are described by [`Outbound`] and
-//! [`ResponseTo`] and serialised through rsip's types. Keeping rsip here
-//! makes it replaceable (it has had no release since 2022).
+//! Inbound bytes become an [`Inbound`] (the fields the engine acts on)
+//! through [`parse`], a single pass of our own: rsip's parser refuses
+//! valid messages of RFC 4475 (folded lines, whitespace before a colon,
+//! unknown methods) and accepts invalid ones, and it costs more than the
+//! whole inbound path may. Outbound requests and responses are described
+//! by [`Outbound`] and [`ResponseTo`] and serialised through rsip's types.
+//! Keeping rsip here makes it replaceable (it has had no release since
+//! 2022).
 
 use rsip::headers::UntypedHeader;
+use std::borrow::Cow;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,20 +28,6 @@ pub enum Method {
 }
 
 impl Method {
-    fn from_rsip(m: &rsip::Method) -> Method {
-        match m {
-            rsip::Method::Invite => Method::Invite,
-            rsip::Method::Ack => Method::Ack,
-            rsip::Method::Bye => Method::Bye,
-            rsip::Method::Cancel => Method::Cancel,
-            rsip::Method::Options => Method::Options,
-            rsip::Method::Info => Method::Info,
-            rsip::Method::Register => Method::Register,
-            rsip::Method::Update => Method::Update,
-            other => Method::Other(other.to_string()),
-        }
-    }
-
     fn parse(s: &str) -> Method {
         match s {
             "INVITE" => Method::Invite,
@@ -140,36 +131,31 @@ pub enum ParseError {
     Header(&'static str),
 }
 
-/// Parse one datagram.
+/// The largest message accepted: SIP over UDP fits in 65,535 bytes.
+pub const MAX_MESSAGE: usize = 65_535;
+
+/// Parse one message (a datagram, or one message framed from a stream).
+///
+/// A single pass over the header section that borrows from `bytes` and
+/// copies only the fields the engine keeps. It follows RFC 3261 section 7
+/// and 25 where RFC 4475 tests it: header line folding, whitespace before
+/// the colon, compact and case-insensitive header names, comma-separated
+/// Via lists, extra octets after Content-Length ignored. It refuses what
+/// the engine cannot act on safely: a start line that is not exactly three
+/// elements, a version other than SIP/2.0, a status code that is not three
+/// digits, more than one Call-ID, CSeq, From, To or Content-Length, a
+/// Content-Length larger than the message or not a number, a CSeq whose
+/// method differs from the request's, unbalanced quotes in From or To.
 pub fn parse(bytes: &[u8]) -> Result<Inbound, ParseError> {
-    // rsip's tokenizer can be slow on pathological input; SIP over UDP
-    // fits in 65,535 bytes anyway.
-    if bytes.len() > 65_535 {
-        return Err(ParseError::Syntax("message too large".into()));
+    if bytes.len() > MAX_MESSAGE {
+        return Err(syntax("message too large"));
     }
-    let msg = rsip::SipMessage::try_from(bytes).map_err(|e| ParseError::Syntax(e.to_string()))?;
-    let (start, headers, body) = match msg {
-        rsip::SipMessage::Request(r) => (
-            Start::Request {
-                method: Method::from_rsip(&r.method),
-                uri: r.uri.to_string(),
-            },
-            r.headers,
-            r.body,
-        ),
-        rsip::SipMessage::Response(r) => {
-            // Keep the reason phrase as sent, not rsip's canonical one.
-            let reason = status_line_reason(bytes).unwrap_or_default();
-            (
-                Start::Response {
-                    code: r.status_code.code(),
-                    reason,
-                },
-                r.headers,
-                r.body,
-            )
-        }
-    };
+    let (head_len, body_at) = find_head_end(bytes).ok_or_else(|| syntax("no end of headers"))?;
+    let head =
+        std::str::from_utf8(&bytes[..head_len]).map_err(|_| syntax("headers are not UTF-8"))?;
+    let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let start = parse_start(lines.next().unwrap_or(""))?;
+
     let mut m = Inbound {
         start,
         call_id: String::new(),
@@ -190,66 +176,133 @@ pub fn parse(bytes: &[u8]) -> Result<Inbound, ParseError> {
         content_type: None,
         supported: Vec::new(),
         other_headers: Vec::new(),
-        body,
+        body: Vec::new(),
     };
-    let mut cseq = None;
-    for h in headers.iter() {
-        match h {
-            rsip::Header::Via(v) => m.vias.push(v.value().to_string()),
-            rsip::Header::CallId(v) => m.call_id = v.value().trim().to_string(),
-            rsip::Header::CSeq(v) => cseq = Some(v.value().to_string()),
-            rsip::Header::From(v) => m.from = v.value().to_string(),
-            rsip::Header::To(v) => m.to = v.value().to_string(),
-            rsip::Header::Contact(v) if m.contact.is_none() => m.contact = Some(uri_of(v.value())),
-            rsip::Header::RecordRoute(v) => m
+    let (mut call_id, mut cseq, mut from, mut to) = (None, None, None, None);
+    let mut content_length: Option<usize> = None;
+    let mut each = |name: &str, value: Cow<'_, str>| -> Result<(), ParseError> {
+        match Known::of(name) {
+            Known::Via => {
+                for v in split_list(&value) {
+                    m.vias.push(v.to_string());
+                }
+            }
+            Known::CallId => set_once(&mut call_id, value, "Call-ID")?,
+            Known::CSeq => set_once(&mut cseq, value, "CSeq")?,
+            Known::From => set_once(&mut from, value, "From")?,
+            Known::To => set_once(&mut to, value, "To")?,
+            Known::Contact => {
+                if m.contact.is_none() {
+                    m.contact = split_list(&value).next().map(uri_of);
+                }
+            }
+            Known::RecordRoute => m
                 .record_route
-                .extend(split_list(v.value()).map(|s| s.to_string())),
-            rsip::Header::RetryAfter(v) => {
-                m.retry_after = v
-                    .value()
+                .extend(split_list(&value).map(|s| s.to_string())),
+            Known::RetryAfter => {
+                m.retry_after = value
                     .split(|c: char| !c.is_ascii_digit())
                     .next()
                     .and_then(|d| d.parse().ok())
             }
-            rsip::Header::WwwAuthenticate(v) => m.www_authenticate.push(v.value().to_string()),
-            rsip::Header::ProxyAuthenticate(v) => m.proxy_authenticate.push(v.value().to_string()),
-            rsip::Header::Other(name, value) if name.eq_ignore_ascii_case("Reason") => {
-                m.reason_header = Some(value.clone())
+            Known::Reason => m.reason_header = Some(value.into_owned()),
+            Known::WwwAuthenticate => m.www_authenticate.push(value.into_owned()),
+            Known::ProxyAuthenticate => m.proxy_authenticate.push(value.into_owned()),
+            Known::ContentLength => {
+                let n = value
+                    .parse::<usize>()
+                    .map_err(|_| ParseError::Header("Content-Length"))?;
+                if content_length.is_some_and(|c| c != n) {
+                    return Err(ParseError::Header("Content-Length"));
+                }
+                content_length = Some(n);
             }
-            rsip::Header::ContentType(v) => m.content_type = Some(v.value().trim().to_string()),
-            rsip::Header::Other(name, value) if name.eq_ignore_ascii_case("c") => {
-                m.content_type = Some(value.trim().to_string())
-            }
-            rsip::Header::Supported(v) => m.supported.extend(option_tags(v.value())),
-            rsip::Header::Other(name, value) if name.eq_ignore_ascii_case("k") => {
-                m.supported.extend(option_tags(value))
-            }
-            rsip::Header::Other(name, value) => m
+            Known::ContentType => m.content_type = Some(value.trim().to_string()),
+            Known::Supported => m.supported.extend(option_tags(&value)),
+            Known::Other => m
                 .other_headers
-                .push((name.clone(), value.trim().to_string())),
-            _ => {}
+                .push((name.to_string(), value.trim().to_string())),
         }
+        Ok(())
+    };
+    // One header at a time, joining folded lines (RFC 3261 7.3.1: a line
+    // that starts with whitespace continues the one before).
+    let mut pending: Option<(&str, Cow<'_, str>)> = None;
+    for line in lines {
+        if line.contains('\r') {
+            return Err(syntax("bare CR in a header"));
+        }
+        if line.starts_with([' ', '\t']) {
+            let (_, value) = pending
+                .as_mut()
+                .ok_or_else(|| syntax("folded line before any header"))?;
+            let more = line.trim();
+            if !more.is_empty() {
+                let v = value.to_mut();
+                if !v.is_empty() {
+                    v.push(' ');
+                }
+                v.push_str(more);
+            }
+            continue;
+        }
+        if let Some((name, value)) = pending.take() {
+            each(name, value)?;
+        }
+        let (name, value) = line
+            .split_once(':')
+            .ok_or_else(|| syntax("header line without a colon"))?;
+        let name = name.trim_end_matches([' ', '\t']);
+        if name.is_empty() || !name.bytes().all(is_token) {
+            return Err(syntax("bad header name"));
+        }
+        pending = Some((name, Cow::Borrowed(value.trim())));
     }
-    if m.call_id.is_empty() {
-        return Err(ParseError::Header("Call-ID"));
+    if let Some((name, value)) = pending.take() {
+        each(name, value)?;
     }
+
+    m.call_id = call_id
+        .filter(|c: &String| !c.is_empty() && !c.contains(char::is_whitespace))
+        .ok_or(ParseError::Header("Call-ID"))?;
     let cseq = cseq.ok_or(ParseError::Header("CSeq"))?;
     let mut parts = cseq.split_whitespace();
     m.cseq = parts
         .next()
         .and_then(|n| n.parse().ok())
         .ok_or(ParseError::Header("CSeq"))?;
-    m.cseq_method = Method::parse(parts.next().ok_or(ParseError::Header("CSeq"))?);
+    m.cseq_method = match (parts.next(), parts.next()) {
+        (Some(method), None) if method.bytes().all(is_token) => Method::parse(method),
+        _ => return Err(ParseError::Header("CSeq")),
+    };
+    if let Start::Request { method, .. } = &m.start {
+        // RFC 3261 8.1.1.5: the CSeq method matches the request's.
+        if *method != m.cseq_method {
+            return Err(ParseError::Header("CSeq"));
+        }
+    }
     let top = m.vias.first().ok_or(ParseError::Header("Via"))?;
+    if !m.vias.iter().all(|v| is_via(v)) {
+        return Err(ParseError::Header("Via"));
+    }
     m.branch = param(top, "branch");
-    if m.from.is_empty() {
-        return Err(ParseError::Header("From"));
-    }
-    if m.to.is_empty() {
-        return Err(ParseError::Header("To"));
-    }
+    m.from = from
+        .filter(|f| !f.is_empty() && balanced(f))
+        .ok_or(ParseError::Header("From"))?;
+    m.to = to
+        .filter(|t| !t.is_empty() && balanced(t))
+        .ok_or(ParseError::Header("To"))?;
     m.from_tag = param(&m.from, "tag");
     m.to_tag = param(&m.to, "tag");
+
+    let rest = &bytes[body_at..];
+    m.body = match content_length {
+        // RFC 3261 18.3: octets past Content-Length are not part of the
+        // message; fewer octets than it says is an error.
+        Some(n) if n > rest.len() => return Err(ParseError::Header("Content-Length")),
+        Some(n) => rest[..n].to_vec(),
+        None => rest.to_vec(),
+    };
     Ok(m)
 }
 
@@ -261,30 +314,249 @@ fn option_tags(value: &str) -> impl Iterator<Item = String> + '_ {
         .filter(|t| !t.is_empty())
 }
 
-fn status_line_reason(bytes: &[u8]) -> Option<String> {
-    let end = bytes.iter().position(|&b| b == b'\r' || b == b'\n')?;
-    let line = std::str::from_utf8(&bytes[..end]).ok()?;
-    Some(line.splitn(3, ' ').nth(2)?.trim().to_string())
+fn syntax(what: &str) -> ParseError {
+    ParseError::Syntax(what.to_string())
 }
 
-/// Split a comma-separated header value, respecting `<...>` and quotes.
-fn split_list(value: &str) -> impl Iterator<Item = &str> {
-    let mut parts = Vec::new();
-    let (mut depth, mut quoted, mut start) = (0i32, false, 0usize);
-    for (i, c) in value.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            '<' if !quoted => depth += 1,
-            '>' if !quoted => depth -= 1,
-            ',' if !quoted && depth == 0 => {
-                parts.push(value[start..i].trim());
-                start = i + 1;
-            }
+fn set_once(
+    slot: &mut Option<String>,
+    value: Cow<'_, str>,
+    name: &'static str,
+) -> Result<(), ParseError> {
+    if slot.is_some() {
+        return Err(ParseError::Header(name));
+    }
+    *slot = Some(value.into_owned());
+    Ok(())
+}
+
+/// The header section's length and where the body starts: the first empty
+/// line (CRLF CRLF, or a bare LF LF from a lenient sender).
+fn find_head_end(bytes: &[u8]) -> Option<(usize, usize)> {
+    let mut i = 0;
+    while let Some(off) = bytes[i..].iter().position(|&b| b == b'\n') {
+        let nl = i + off;
+        match bytes.get(nl + 1) {
+            Some(b'\n') => return Some((nl, nl + 2)),
+            Some(b'\r') if bytes.get(nl + 2) == Some(&b'\n') => return Some((nl, nl + 3)),
+            _ => i = nl + 1,
+        }
+    }
+    None
+}
+
+/// RFC 3261 25.1 `token` characters.
+fn is_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
+}
+
+fn parse_start(line: &str) -> Result<Start, ParseError> {
+    if let Some(rest) = line.strip_prefix("SIP/2.0 ") {
+        // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase.
+        let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+        if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(syntax("bad status code"));
+        }
+        let code: u16 = code.parse().map_err(|_| syntax("bad status code"))?;
+        if !(100..=699).contains(&code) {
+            return Err(syntax("bad status code"));
+        }
+        return Ok(Start::Response {
+            code,
+            reason: reason.trim().to_string(),
+        });
+    }
+    // Request-Line = Method SP Request-URI SP SIP-Version: exactly one SP
+    // between the three (RFC 4475 3.1.2.9, 3.1.2.10).
+    let mut parts = line.split(' ');
+    let (Some(method), Some(uri), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(syntax("bad start line"));
+    };
+    if version != "SIP/2.0" {
+        return Err(syntax("not SIP/2.0"));
+    }
+    if method.is_empty() || !method.bytes().all(is_token) {
+        return Err(syntax("bad method"));
+    }
+    if !is_request_uri(uri) {
+        return Err(syntax("bad Request-URI"));
+    }
+    Ok(Start::Request {
+        method: Method::parse(method),
+        uri: uri.to_string(),
+    })
+}
+
+/// An absolute URI (`scheme ":" ...`, RFC 3261 25.1) without whitespace
+/// or angle brackets; a SIP or SIPS URI carries no headers part in a
+/// Request-URI (RFC 3261 19.1.5, RFC 4475 3.1.2.11).
+fn is_request_uri(uri: &str) -> bool {
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return false;
+    };
+    let scheme_ok = scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    if !scheme_ok || rest.is_empty() || uri.bytes().any(|b| b <= b' ' || b == b'<' || b == b'>') {
+        return false;
+    }
+    if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
+        let host_part = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+        return !host_part.contains('?') && !host_part.is_empty();
+    }
+    true
+}
+
+/// A Via value: `SIP / 2.0 / transport` then a host (whitespace allowed
+/// around the slashes, RFC 3261 25.1 `SLASH`).
+fn is_via(v: &str) -> bool {
+    let mut parts = v.splitn(3, '/');
+    let (Some(name), Some(version), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let rest = rest.trim_start();
+    let transport_len = rest.bytes().take_while(|&b| is_token(b)).count();
+    let host = rest[transport_len..].trim_start();
+    name.trim() == "SIP"
+        && version.trim() == "2.0"
+        && transport_len > 0
+        && host
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'[')
+}
+
+/// Quotes balanced, counting `\"` as escaped (RFC 3261 25.1 quoted-pair).
+fn balanced(value: &str) -> bool {
+    let (mut quoted, mut escaped) = (false, false);
+    for b in value.bytes() {
+        match b {
+            _ if escaped => escaped = false,
+            b'\\' if quoted => escaped = true,
+            b'"' => quoted = !quoted,
             _ => {}
         }
     }
-    parts.push(value[start..].trim());
-    parts.into_iter().filter(|s| !s.is_empty())
+    !quoted
+}
+
+/// The headers `parse` reads, by full or compact name (RFC 3261 7.3.3),
+/// compared without regard to case.
+enum Known {
+    Via,
+    CallId,
+    CSeq,
+    From,
+    To,
+    Contact,
+    RecordRoute,
+    RetryAfter,
+    Reason,
+    WwwAuthenticate,
+    ProxyAuthenticate,
+    ContentLength,
+    ContentType,
+    Supported,
+    Other,
+}
+
+impl Known {
+    fn of(name: &str) -> Known {
+        const NAMES: [(&str, Known); 14] = [
+            ("Via", Known::Via),
+            ("Call-ID", Known::CallId),
+            ("CSeq", Known::CSeq),
+            ("From", Known::From),
+            ("To", Known::To),
+            ("Contact", Known::Contact),
+            ("Record-Route", Known::RecordRoute),
+            ("Retry-After", Known::RetryAfter),
+            ("Reason", Known::Reason),
+            ("WWW-Authenticate", Known::WwwAuthenticate),
+            ("Proxy-Authenticate", Known::ProxyAuthenticate),
+            ("Content-Length", Known::ContentLength),
+            ("Content-Type", Known::ContentType),
+            ("Supported", Known::Supported),
+        ];
+        if name.len() == 1 {
+            return match name.as_bytes()[0].to_ascii_lowercase() {
+                b'v' => Known::Via,
+                b'i' => Known::CallId,
+                b'f' => Known::From,
+                b't' => Known::To,
+                b'm' => Known::Contact,
+                b'l' => Known::ContentLength,
+                b'c' => Known::ContentType,
+                b'k' => Known::Supported,
+                _ => Known::Other,
+            };
+        }
+        // Only names of the right length and first letter are compared.
+        let first = name.as_bytes()[0].to_ascii_lowercase();
+        for (full, known) in NAMES {
+            if full.len() == name.len()
+                && full.as_bytes()[0].to_ascii_lowercase() == first
+                && full.eq_ignore_ascii_case(name)
+            {
+                return known;
+            }
+        }
+        Known::Other
+    }
+}
+
+/// Split a comma-separated header value, respecting `<...>` and quotes;
+/// empty elements are skipped. Allocates nothing.
+fn split_list(value: &str) -> SplitList<'_> {
+    SplitList { rest: Some(value) }
+}
+
+struct SplitList<'a> {
+    rest: Option<&'a str>,
+}
+
+impl<'a> Iterator for SplitList<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        loop {
+            let value = self.rest?;
+            let (mut depth, mut quoted) = (0i32, false);
+            let mut cut = None;
+            for (i, c) in value.char_indices() {
+                match c {
+                    '"' => quoted = !quoted,
+                    '<' if !quoted => depth += 1,
+                    '>' if !quoted => depth -= 1,
+                    ',' if !quoted && depth == 0 => {
+                        cut = Some(i);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            let item = match cut {
+                Some(i) => {
+                    self.rest = Some(&value[i + 1..]);
+                    &value[..i]
+                }
+                None => {
+                    self.rest = None;
+                    value
+                }
+            };
+            let item = item.trim();
+            if !item.is_empty() {
+                return Some(item);
+            }
+        }
+    }
 }
 
 /// The URI of a name-addr (`"Bob" <sip:bob@x>;tag=1` -> `sip:bob@x`) or

@@ -7,7 +7,8 @@
 //! dropped and counted. Requests from addresses that are no trunk's host
 //! are dropped or refused before that (`trunks::sources`).
 
-use super::message::{self, build_response, Inbound, Method, ResponseTo, Start};
+use super::inbound::{self, Disposition};
+use super::message::{build_response, Inbound, ResponseTo, Start};
 use actix::{Message, Recipient};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -137,79 +138,60 @@ impl Transport {
         });
     }
 
+    /// Whether a message may go on: requests from addresses that are no
+    /// trunk's host are dropped or refused with 403 (`trunks::sources`).
+    fn admit(&self, msg: &Inbound, from: SocketAddr) -> bool {
+        use crate::trunks::sources::Verdict;
+        let Start::Request { method, .. } = &msg.start else {
+            return true;
+        };
+        match self.sources.check(from.ip(), method) {
+            Verdict::Accept => true,
+            Verdict::Drop => false,
+            Verdict::Refuse => {
+                let resp = build_response(&ResponseTo {
+                    request: msg,
+                    code: 403,
+                    reason: "Forbidden",
+                    to_tag: None,
+                    contact: None,
+                    body: None,
+                });
+                self.send(resp, from);
+                false
+            }
+        }
+    }
+
     fn dispatch(&self, bytes: &[u8], from: SocketAddr) {
         self.stats.received.fetch_add(1, Ordering::Relaxed);
-        // Keep-alive CRLFs (RFC 5626 4.4.1) carry nothing.
-        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-            return;
-        }
-        // rsip is third-party parsing code facing the network: a panic in it
-        // must cost one datagram, not the receive loop.
-        let parsed = std::panic::catch_unwind(|| message::parse(bytes))
-            .unwrap_or_else(|_| Err(message::ParseError::Syntax("parser panicked".into())));
-        let msg = match parsed {
-            Ok(m) => m,
-            Err(e) => {
+        let routes = |call_id: &str| {
+            self.routes
+                .lock()
+                .expect("routes lock")
+                .get(call_id)
+                .cloned()
+        };
+        match inbound::classify(bytes, routes) {
+            Disposition::KeepAlive => {}
+            Disposition::Malformed(e) => {
                 self.stats.malformed.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(%from, error = %e, "dropped malformed SIP");
-                return;
             }
-        };
-        if let Start::Request { method, .. } = &msg.start {
-            use crate::trunks::sources::Verdict;
-            match self.sources.check(from.ip(), method) {
-                Verdict::Accept => {}
-                Verdict::Drop => return,
-                Verdict::Refuse => return self.respond(&msg, 403, "Forbidden", from),
+            Disposition::Deliver(owner, msg) => {
+                if self.admit(&msg, from) {
+                    owner.do_send(SipIn { msg, from })
+                }
             }
-        }
-        let owner = self
-            .routes
-            .lock()
-            .expect("routes lock")
-            .get(&msg.call_id)
-            .cloned();
-        match owner {
-            Some(owner) => owner.do_send(SipIn { msg, from }),
-            None => self.unmatched(msg, from),
-        }
-    }
-
-    fn respond(&self, msg: &Inbound, code: u16, reason: &str, to: SocketAddr) {
-        let resp = build_response(&ResponseTo {
-            request: msg,
-            code,
-            reason,
-            to_tag: None,
-            contact: None,
-            body: None,
-        });
-        self.send(resp, to);
-    }
-
-    fn unmatched(&self, msg: Inbound, from: SocketAddr) {
-        self.stats.unmatched.fetch_add(1, Ordering::Relaxed);
-        if let Start::Request {
-            method: Method::Options,
-            ..
-        } = msg.start
-        {
-            return self.respond(&msg, 200, "OK", from);
-        }
-        if let Start::Request {
-            method: Method::Bye | Method::Cancel,
-            ..
-        } = msg.start
-        {
-            let resp = build_response(&ResponseTo {
-                request: &msg,
-                code: 481,
-                reason: "Call/Transaction Does Not Exist",
-                to_tag: None,
-                contact: None,
-                body: None,
-            });
-            self.send(resp, from);
+            Disposition::Unmatched { msg, reply } => {
+                if !self.admit(&msg, from) {
+                    return;
+                }
+                self.stats.unmatched.fetch_add(1, Ordering::Relaxed);
+                if let Some(reply) = reply {
+                    self.send(reply, from);
+                }
+            }
         }
     }
 }
