@@ -16,10 +16,10 @@
 //! - `ack_2xx`: building the ACK for that 2xx (sent right after).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use outdial::media::sdp;
 use outdial::sip::inbound::{classify, Disposition};
 use outdial::sip::leg::{Leg, LegIds};
 use outdial::sip::message::{parse, Method};
-use outdial::media::sdp;
 use outdial::sip::transaction::{Action, InviteClient, Timers};
 use std::collections::HashMap;
 use std::hint::black_box;

@@ -126,10 +126,24 @@ fn every_fixture_is_classified_and_none_panics() {
                 }
                 other => panic!("{name}: {other:?}"),
             }
-            // ...and, as a stranger's, gets no call and no answer (none
-            // of the fixtures is a BYE or CANCEL).
+            // ...and, as a stranger's, gets no call and no answer but a
+            // 200 to an OPTIONS (none of the fixtures is a BYE or CANCEL).
+            let options = matches!(
+                m.start,
+                Start::Request {
+                    method: Method::Options,
+                    ..
+                }
+            );
             match classify(bytes, |_: &str| None::<()>) {
-                Disposition::Unmatched { reply: None, .. } => {}
+                Disposition::Unmatched { reply: None, .. } if !options => {}
+                Disposition::Unmatched { reply: Some(r), .. } if options => {
+                    let r = parse(&r).expect("our answer parses");
+                    assert!(
+                        matches!(r.start, Start::Response { code: 200, .. }),
+                        "{name}"
+                    );
+                }
                 other => panic!("{name}: {other:?}"),
             }
         } else {

@@ -142,7 +142,7 @@ impl LossyRelay {
                         stats.to_engine.1.fetch_add(1, Ordering::Relaxed);
                     } else {
                         stats.to_engine.0.fetch_add(1, Ordering::Relaxed);
-                        let _ = to.send_to(&buf[..n], engine);
+                        let _ = to.send_to(&behind_relay(&buf[..n], carrier, engine_side), engine);
                     }
                 }
             })
@@ -216,4 +216,20 @@ fn the_relay_drops_about_the_configured_fraction() {
         relay.seen().iter().filter(|s| s.dropped).count() as u64,
         dropped
     );
+}
+
+/// The carrier's message with its own address in the headers (its Contact,
+/// the dialog's remote target) replaced by the relay's, as a SIP-aware NAT
+/// would: in-dialog requests (ACK, BYE) then cross the relay, and its loss,
+/// too. The body is left alone, and so is its length.
+fn behind_relay(msg: &[u8], carrier: SocketAddr, relay: SocketAddr) -> Vec<u8> {
+    let end = msg
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(msg.len());
+    let headers =
+        String::from_utf8_lossy(&msg[..end]).replace(&carrier.to_string(), &relay.to_string());
+    let mut out = headers.into_bytes();
+    out.extend_from_slice(&msg[end..]);
+    out
 }
