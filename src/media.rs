@@ -5,3 +5,6 @@
 //! frames, and what a call does with them.
 
 pub mod behaviour;
+pub mod context;
+pub mod recording;
+pub mod script;
