@@ -8,3 +8,4 @@ pub mod behaviour;
 pub mod context;
 pub mod recording;
 pub mod script;
+pub mod stream;
