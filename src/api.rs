@@ -13,6 +13,7 @@ pub mod input;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
+pub mod recordings;
 pub mod webhooks;
 
 use crate::actors::scheduler::Scheduler;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub sip_stats: Arc<TransportStats>,
     /// Webhook policy, counters, and the dispatcher's wake-up.
     pub webhooks: crate::webhooks::Webhooks,
+    /// Where recordings and prompts are kept (beside the database).
+    pub media_dirs: crate::media::context::MediaDirs,
 }
 
 impl AppState {
@@ -130,6 +133,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
         events::routes(),
         dnc::routes(),
         webhooks::routes(),
+        recordings::routes(),
         openapi::routes(),
     ]
     .into_iter()

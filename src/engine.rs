@@ -58,6 +58,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         sqlite.path(),
         clock.clone(),
     )?);
+    let media_dirs = crate::media::context::MediaDirs::beside(sqlite.path());
     let store: Arc<dyn Store> = Arc::new(sqlite);
     let transport = Transport::bind(config.sip.listen, config.sip.public_addr)
         .map_err(bind_err("SIP", config.sip.listen))?;
@@ -158,6 +159,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         dnc_writes: Arc::default(),
         recent: Arc::new(Mutex::new(recent)),
         sip_stats: transport.stats.clone(),
+        media_dirs,
         trunk_names: Arc::new(
             config
                 .trunks
