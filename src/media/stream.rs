@@ -65,6 +65,26 @@ pub fn start(spec: &StreamSpec, ctx: BehaviourContext) -> Box<dyn Behaviour> {
     Box::new(Stream::new(to_agent, from_agent, ctx.events))
 }
 
+/// A stream behaviour over channels the caller holds instead of a
+/// WebSocket task: what it sends toward the agent comes out of the
+/// receiver, and what is put in the sender is taken as the agent's. For
+/// benchmarks and for tests of the RTP side with a scripted agent.
+pub fn over_channels(
+    events: EventSink,
+) -> (
+    Box<dyn Behaviour>,
+    mpsc::Receiver<Outbound>,
+    mpsc::Sender<FromAgent>,
+) {
+    let (to_agent, out) = mpsc::channel(TO_AGENT);
+    let (into, from_agent) = mpsc::channel(FROM_AGENT);
+    (
+        Box::new(Stream::new(to_agent, from_agent, events)),
+        out,
+        into,
+    )
+}
+
 /// One call's stream, on the ticker's side.
 struct Stream {
     /// `None` once stopped: dropping it makes the task send `stop`.

@@ -91,11 +91,7 @@ pub async fn run(
                         return;
                     }
                 }
-                None => {
-                    let _ = sink.send(Message::text(enc.stop())).await;
-                    let _ = sink.close().await;
-                    return;
-                }
+                None => return finish(sink, enc, out).await,
             },
             frame = source.next() => {
                 let to_behaviour = match frame {
@@ -114,10 +110,30 @@ pub async fn run(
                 let last = matches!(to_behaviour, FromAgent::Closed(_));
                 // Waits while the behaviour's queue is full (before the
                 // answer): the agent is slowed down, nothing is lost.
-                if into.send(to_behaviour).await.is_err() || last {
+                if into.send(to_behaviour).await.is_err() {
+                    // The behaviour let go meanwhile.
+                    return finish(sink, enc, out).await;
+                }
+                if last {
                     return;
                 }
             }
         }
     }
+}
+
+/// The call is over: send what the behaviour queued, then `stop`, then
+/// close the socket.
+async fn finish<S>(mut sink: S, enc: &mut Encoder, mut out: mpsc::Receiver<Outbound>)
+where
+    S: SinkExt<Message> + Unpin,
+{
+    out.close();
+    while let Some(msg) = out.recv().await {
+        if sink.send(Message::text(enc.encode(&msg))).await.is_err() {
+            return;
+        }
+    }
+    let _ = sink.send(Message::text(enc.stop())).await;
+    let _ = sink.close().await;
 }
