@@ -54,6 +54,8 @@ pub struct Services {
     pub dnc: Arc<RwLock<DncList>>,
     /// Set when the engine begins to stop: no INVITE leaves after it.
     pub stopping: Arc<AtomicBool>,
+    /// RTP ports and the media threads.
+    pub media: Arc<crate::media::engine::MediaEngine>,
 }
 
 impl Services {

@@ -55,6 +55,8 @@ pub struct AppState {
     pub recent: Arc<Mutex<RecentCalls>>,
     /// The SIP socket's counters, for `/metrics`.
     pub sip_stats: Arc<TransportStats>,
+    /// RTP ports and the media threads' figures, for `/metrics`.
+    pub media: Arc<crate::media::engine::MediaEngine>,
     /// Webhook policy, counters, and the dispatcher's wake-up.
     pub webhooks: crate::webhooks::Webhooks,
     /// Where recordings and prompts are kept (beside the database).

@@ -1,7 +1,9 @@
 //! Configuration: the TOML file, `OUTDIAL_` environment overrides, and the
 //! checks that stop start-up with a message naming the bad key.
 
+mod media;
 mod webhooks;
+pub use media::MediaConfig;
 
 pub use webhooks::{WebhookConfig, WebhooksConfig};
 
@@ -53,6 +55,8 @@ pub struct Config {
     pub agents: Vec<AgentConfig>,
     #[serde(default)]
     pub webhooks: WebhooksConfig,
+    #[serde(default)]
+    pub media: MediaConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -277,6 +281,9 @@ pub struct AgentConfig {
     /// `previous_secret`).
     #[serde(default)]
     pub webhooks: Vec<WebhookConfig>,
+    /// What its answered calls do with their audio (`{ mode = "silence" }`).
+    #[serde(default)]
+    pub media: crate::domain::media::MediaMode,
 }
 
 fn default_true() -> bool {
@@ -363,6 +370,7 @@ impl AgentConfig {
             business_hours: self.business_hours.clone(),
             calling_window: self.calling_window.clone(),
             webhooks,
+            media: self.media.clone(),
         })
     }
 }
@@ -512,6 +520,8 @@ impl Config {
             }
         }
         self.webhooks.validate()?;
+        self.media.ports()?;
+        self.media.threads()?;
         Ok(())
     }
 

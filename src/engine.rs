@@ -110,6 +110,8 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         trunks: Arc::new(trunks),
         dnc: dnc.clone(),
         stopping: Arc::default(),
+        media: start_media(&config, clock.clone())
+            .map_err(bind_err("the media threads", "the RTP port range"))?,
     };
     let scheduler = Scheduler::new(services.clone(), config.scheduler.paused).start();
 
@@ -160,6 +162,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         recent: Arc::new(Mutex::new(recent)),
         sip_stats: transport.stats.clone(),
         media_dirs,
+        media: services.media.clone(),
         trunk_names: Arc::new(
             config
                 .trunks
@@ -409,4 +412,22 @@ async fn end_interrupted(
         })
         .await
         .map(|_| ())
+}
+
+/// The media threads and port pool from `[media]`: bound where SIP listens
+/// unless told otherwise, advertised as the SIP public address's host.
+fn start_media(
+    config: &Config,
+    clock: crate::clock::SharedClock,
+) -> std::io::Result<Arc<crate::media::engine::MediaEngine>> {
+    let m = &config.media;
+    let bind = m.rtp_address.unwrap_or(config.sip.listen.ip());
+    let advertised = m
+        .advertised_address
+        .or(config.sip.public_addr.map(|a| a.ip()))
+        .unwrap_or(bind);
+    // Both were checked when the config was loaded.
+    let ports = m.ports().map_err(std::io::Error::other)?;
+    let threads = m.threads().map_err(std::io::Error::other)?;
+    crate::media::engine::MediaEngine::start(bind, advertised, ports, threads, clock)
 }

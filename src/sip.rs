@@ -6,7 +6,6 @@ pub mod digest;
 pub mod leg;
 pub mod message;
 pub mod sandbox;
-pub mod sdp;
 pub mod transaction;
 pub mod transport;
 

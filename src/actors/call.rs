@@ -4,6 +4,7 @@
 //! timeout, duration limit) on the injected clock.
 
 mod auth;
+mod media;
 mod sip_flow;
 mod timers;
 
@@ -116,6 +117,8 @@ pub struct CallActor {
     retry_after: Option<u32>,
     /// The engine is stopping: send nothing new, end what is up.
     shutting_down: bool,
+    /// Ports, behaviour and RTP session (`call/media.rs`).
+    media: media::CallMedia,
 }
 
 impl CallActor {
@@ -141,6 +144,7 @@ impl CallActor {
             sip_reason: None,
             cause: None,
             talk_seconds: None,
+            media: None,
         };
         let leg = Leg::new(ids, local, plan.agent.caller_id.clone(), request_uri);
         CallActor {
@@ -173,6 +177,7 @@ impl CallActor {
             requeue: None,
             retry_after: None,
             shutting_down: false,
+            media: Default::default(),
         }
     }
 
@@ -355,6 +360,8 @@ impl CallActor {
             return;
         }
         self.phase = Phase::Done;
+        self.media_stop(crate::media::behaviour::Stop::Ended(cause.as_str().into()));
+        let (status, cause) = self.media_outcome(status, cause);
         // A failure caused by our own shutdown (the CANCEL's 487) is not the
         // callee's doing: record it as interrupted.
         let cause = if self.shutting_down && status == CallStatus::Failed {
@@ -376,6 +383,9 @@ impl CallActor {
             Some(c) => format!("{} ({c} {reason})", cause.as_str()),
             None => cause.as_str().to_string(),
         };
+        if let Some(media) = self.media_detail() {
+            detail = format!("{detail}; {media}");
+        }
         let call = &self.plan.call;
         let counts = call.counts.after(cause);
         let mut retry = None;
@@ -551,6 +561,7 @@ impl Actor for CallActor {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
+        self.media_stop(crate::media::behaviour::Stop::Ended("call ended".into()));
         self.services.transport.unregister(&self.leg.ids.call_id);
         self.release_slot();
     }

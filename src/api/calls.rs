@@ -109,6 +109,7 @@ fn new_call(req: CallRequest, now: DateTime<Utc>) -> (Call, [CallEvent; 2]) {
         scheduled_at: req.scheduled_at,
         timezone: req.timezone,
         additional_data: req.additional_data,
+        media: req.media,
         status: CallStatus::Queued,
         cause: None,
         next_attempt_at: None,

@@ -45,9 +45,11 @@ pub struct CallRequest {
     pub scheduled_at: Option<DateTime<Utc>>,
     pub timezone: Option<String>,
     pub additional_data: Value,
+    /// The call's own `media`, overriding the agent's.
+    pub media: Option<crate::domain::media::MediaMode>,
 }
 
-const CALL_FIELDS: [&str; 7] = [
+const CALL_FIELDS: [&str; 8] = [
     "agentId",
     "endpoint",
     "priority",
@@ -55,6 +57,7 @@ const CALL_FIELDS: [&str; 7] = [
     "scheduledAt",
     "additionalData",
     "timezone",
+    "media",
 ];
 
 /// A body's JSON object and the errors found in it so far.
@@ -252,6 +255,19 @@ pub fn call_request(
             None
         }
     };
+    let media = match obj.get("media") {
+        None | Some(Value::Null) => None,
+        Some(v) => match parse_media(v, "media") {
+            Ok(m) => {
+                errs.extend(m.validate("media"));
+                Some(m)
+            }
+            Err(e) => {
+                errs.push(e);
+                None
+            }
+        },
+    };
     if let (Some(agent), Some(endpoint)) = (agent_id, &endpoint) {
         let number = endpoint.phone_number();
         if let Some(list) = number.as_ref().and_then(|n| ctx.dnc_block(n, agent)) {
@@ -300,12 +316,13 @@ pub fn call_request(
             scheduled_at,
             timezone,
             additional_data,
+            media,
         }),
         _ => Err(errs),
     }
 }
 
-const AGENT_FIELDS: [&str; 14] = [
+const AGENT_FIELDS: [&str; 15] = [
     "id",
     "name",
     "isEnabled",
@@ -320,6 +337,7 @@ const AGENT_FIELDS: [&str; 14] = [
     "businessHours",
     "callingWindow",
     "webhooks",
+    "media",
 ];
 
 /// Build an agent from a create (`base` = None) or patch (`base` = the
@@ -349,6 +367,7 @@ pub fn agent_body(
         business_hours: None,
         calling_window: Default::default(),
         webhooks: Vec::new(),
+        media: Default::default(),
     });
     let required = base.is_none();
     let mut text = |key: &str, slot: &mut String| match obj.get(key) {
@@ -403,6 +422,12 @@ pub fn agent_body(
             Err(e) => errs.extend(e),
         }
     }
+    if let Some(v) = obj.get("media") {
+        match parse_media(v, "media") {
+            Ok(m) => a.media = m,
+            Err(e) => errs.push(e),
+        }
+    }
     match obj.get("isEnabled") {
         Some(Value::Bool(b)) => a.is_enabled = *b,
         None => {}
@@ -413,6 +438,12 @@ pub fn agent_body(
     } else {
         Err(errs)
     }
+}
+
+/// A `media` object (`{"mode": "silence"}`, ...), its shape checked by
+/// serde; the rules by `MediaMode::validate` with the agent or call.
+pub fn parse_media(v: &Value, field: &str) -> Result<crate::domain::media::MediaMode, FieldError> {
+    serde_json::from_value(v.clone()).map_err(|e| FieldError::new(field, e.to_string()))
 }
 
 #[cfg(test)]
@@ -629,5 +660,31 @@ mod tests {
         let errs =
             agent_body(&json!({"maxConcurrentCalls": "ten"}), Some(&base), base.id).unwrap_err();
         assert_eq!(errs[0].field, "maxConcurrentCalls");
+    }
+
+    #[test]
+    fn an_agents_media_is_read_and_validated() {
+        let base = json!({"name": "a", "timezone": "UTC", "maxConcurrentCalls": 1, "callerId": "+15550001111", "trunk": "t"});
+        let with = |media: Value| {
+            let mut b = base.clone();
+            b["media"] = media;
+            agent_body(&b, None, AgentId(Uuid::from_u128(9)))
+        };
+        let a = with(json!({"mode": "stream", "url": "wss://agent.example/media"})).unwrap();
+        assert!(matches!(
+            a.media,
+            crate::domain::media::MediaMode::Stream(_)
+        ));
+        assert_eq!(a.validate(|t| t == "t"), Ok(()));
+        let bad = with(json!({"mode": "stream", "url": "http://agent"})).unwrap();
+        let errs = bad.validate(|t| t == "t").unwrap_err();
+        assert_eq!(errs[0].field, "media.url");
+        let errs = with(json!({"mode": "karaoke"})).unwrap_err();
+        assert_eq!(errs[0].field, "media");
+        assert_eq!(
+            agent(true).media,
+            crate::domain::media::MediaMode::Silence,
+            "silence by default"
+        );
     }
 }

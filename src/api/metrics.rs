@@ -118,6 +118,10 @@ pub async fn render(
         let _ = writeln!(out, "outdial_answer_ratio {ratio}");
     }
     state.bus.metrics().render(&mut out);
+    state
+        .media
+        .metrics
+        .render(&mut out, state.media.ports_free());
     let pending = state.store.pending_deliveries().await?;
     state.webhooks.metrics().render(&mut out, pending);
     if let Some(access) = access {

@@ -290,6 +290,10 @@ pub mod doc {
         pub business_hours: Option<BusinessHours>,
         pub calling_window: CallingWindow,
         pub webhooks: Option<Vec<Webhook>>,
+        /// What answered calls do with their audio: `{"mode": "silence"}`
+        /// (the default), `{"mode": "stream", "url": ...}` or
+        /// `{"mode": "script", ...}`.
+        pub media: Value,
     }
 
     #[derive(Serialize, ToSchema)]
@@ -332,6 +336,8 @@ pub mod doc {
         /// Default `tcpa`.
         pub calling_window: Option<CallingWindow>,
         pub webhooks: Option<Vec<WebhookInput>>,
+        /// Default `{"mode": "silence"}`.
+        pub media: Option<Value>,
     }
 
     /// The fields to change; the rest are kept.
@@ -358,6 +364,7 @@ pub mod doc {
         pub calling_window: Option<CallingWindow>,
         /// The whole list; `null` empties it.
         pub webhooks: Option<Vec<WebhookInput>>,
+        pub media: Option<Value>,
     }
 
     /// A call to schedule. Times are RFC 3339, or local
@@ -382,6 +389,9 @@ pub mod doc {
         pub additional_data: Option<HashMap<String, Value>>,
         /// The recipient's IANA zone, for the calling window.
         pub timezone: Option<String>,
+        /// This call's media behaviour (`{"mode": "silence"}`, ...),
+        /// overriding the agent's.
+        pub media: Option<Value>,
     }
 
     /// One call of a bulk request: `agentId` may be left to the request's.
@@ -397,6 +407,7 @@ pub mod doc {
         pub scheduled_at: Option<String>,
         pub additional_data: Option<HashMap<String, Value>>,
         pub timezone: Option<String>,
+        pub media: Option<Value>,
     }
 
     #[derive(Serialize, ToSchema)]
@@ -440,6 +451,8 @@ pub mod doc {
         pub scheduled_at: Option<DateTime<Utc>>,
         pub timezone: Option<String>,
         pub additional_data: Value,
+        /// The call's own media behaviour, if it has one.
+        pub media: Option<Value>,
         pub status: CallStatus,
         /// Why the call ended; null while it is live.
         pub cause: Option<Cause>,
@@ -480,6 +493,8 @@ pub mod doc {
         pub sip_reason: Option<String>,
         pub cause: Option<Cause>,
         pub talk_seconds: Option<f64>,
+        /// RTP packets, bytes, loss and jitter of an answered attempt.
+        pub media: Option<crate::domain::media::MediaStats>,
     }
 
     /// One entry of a call's history.

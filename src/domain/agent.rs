@@ -59,6 +59,10 @@ pub struct Agent {
     /// the store writes them through `Webhook::stored`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webhooks: Vec<Webhook>,
+    /// What an answered call does with its audio (default: silence);
+    /// a call's own `media` overrides it.
+    #[serde(default)]
+    pub media: super::media::MediaMode,
 }
 
 /// A field that failed validation, and why. `api/` turns a list of these
@@ -132,6 +136,7 @@ impl Agent {
             errs.push(FieldError::new("weight", "must be from 1 to 1000"));
         }
         errs.extend(self.retry.validate("retry"));
+        errs.extend(self.media.validate("media"));
         errs.extend(super::webhook::validate_webhooks(
             &self.webhooks,
             "webhooks",
@@ -164,6 +169,7 @@ mod tests {
             business_hours: None,
             calling_window: CallingWindow::default(),
             webhooks: Vec::new(),
+            media: Default::default(),
         }
     }
 

@@ -128,6 +128,9 @@ pub struct Call {
     pub scheduled_at: Option<DateTime<Utc>>,
     pub timezone: Option<String>,
     pub additional_data: serde_json::Value,
+    /// The call's own media behaviour, overriding its agent's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<super::media::MediaMode>,
     pub status: CallStatus,
     /// Why the call ended (or was canceled); absent while it is live.
     pub cause: Option<Cause>,
@@ -163,6 +166,9 @@ pub struct Attempt {
     pub cause: Option<Cause>,
     /// Seconds between answer and hang-up.
     pub talk_seconds: Option<f64>,
+    /// What the call's RTP carried, once it was answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<super::media::MediaStats>,
 }
 
 /// One entry of a call's history: every status change, and notable steps

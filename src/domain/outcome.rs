@@ -50,13 +50,18 @@ pub enum Cause {
     /// was being stored. Nothing reached the carrier; it does not count as
     /// an attempt.
     Withheld,
+    /// The call's media could not be set up or failed: a malformed or
+    /// unusable SDP answer (no common codec, a rejected stream), no free
+    /// RTP port, a behaviour that could not start. Not retried: the callee
+    /// may have answered.
+    MediaError,
 }
 
 impl Cause {
     /// How many causes there are (for per-cause tables).
     pub const COUNT: usize = ALL.len();
     /// Every cause, in declaration order (`cause as usize` is its index).
-    pub const ALL: [Cause; 13] = ALL;
+    pub const ALL: [Cause; 14] = ALL;
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -73,6 +78,7 @@ impl Cause {
             Cause::Interrupted => "interrupted",
             Cause::Dnc => "dnc",
             Cause::Withheld => "withheld",
+            Cause::MediaError => "media_error",
         }
     }
 
@@ -100,7 +106,7 @@ impl Cause {
     }
 }
 
-const ALL: [Cause; 13] = [
+const ALL: [Cause; 14] = [
     Cause::Answered,
     Cause::Busy,
     Cause::NoAnswer,
@@ -114,6 +120,7 @@ const ALL: [Cause; 13] = [
     Cause::Interrupted,
     Cause::Dnc,
     Cause::Withheld,
+    Cause::MediaError,
 ];
 
 #[cfg(test)]

@@ -40,6 +40,8 @@ pub struct QueuedCall {
     pub attempts: u32,
     /// The same attempts as the retry policy counts them.
     pub counts: AttemptCounts,
+    /// The call's own media behaviour (shared: queues hold many calls).
+    pub media: Option<std::sync::Arc<crate::domain::media::MediaMode>>,
 }
 
 impl QueuedCall {
@@ -53,6 +55,7 @@ impl QueuedCall {
             not_before: call.scheduled_at.max(call.next_attempt_at),
             attempts,
             counts,
+            media: call.media.clone().map(std::sync::Arc::new),
         }
     }
 

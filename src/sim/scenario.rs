@@ -278,6 +278,7 @@ fn agents(specs: Vec<AgentSpec>, trunks: &[Trunk]) -> Result<Vec<SimAgent>, Scen
                 business_hours: a.business_hours,
                 calling_window: a.calling_window,
                 webhooks: Vec::new(),
+                media: Default::default(),
             };
             // The engine's own checks, with the keys written as here.
             agent.validate(|_| trunk.is_some()).map_err(|errs| {

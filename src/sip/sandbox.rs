@@ -10,7 +10,7 @@
 use super::message::{
     self, build_request, build_response, Inbound, Method, Outbound, ResponseTo, Start,
 };
-use super::sdp;
+use crate::media::sdp;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

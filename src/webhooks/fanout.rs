@@ -95,6 +95,7 @@ mod tests {
             scheduled_at: None,
             timezone: None,
             additional_data: json!({"customerId": "c-42"}),
+            media: None,
             status: CallStatus::Completed,
             cause: None,
             next_attempt_at: None,

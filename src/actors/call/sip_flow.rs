@@ -5,7 +5,6 @@
 use super::{secs, CallActor, Phase};
 use crate::domain::{CallStatus, Cause};
 use crate::sip::message::{build_response, Inbound, Method, ResponseTo, Start};
-use crate::sip::sdp;
 use crate::sip::transaction::{Action, InviteClient, NonInviteClient};
 use actix::prelude::*;
 use std::net::SocketAddr;
@@ -14,9 +13,14 @@ impl CallActor {
     /// Register for the Call-ID, start the INVITE transaction and the ring
     /// timer; the transaction says when to (re)send.
     pub(super) fn send_invite(&mut self, ctx: &mut Context<Self>) {
-        let local_ip = self.services.transport.local_addr().map(|a| a.ip());
-        let ip = local_ip.unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
-        self.offer = sdp::offer(ip, 4000, rand::random::<u32>().into());
+        self.offer = match self.media_offer() {
+            Ok(offer) => offer,
+            Err(why) => {
+                // No INVITE leaves without a port to offer.
+                self.media.failure = Some(why.clone());
+                return self.finish(CallStatus::Failed, Cause::NetworkError, None, why, ctx);
+            }
+        };
         self.services
             .transport
             .register(&self.leg.ids.call_id, ctx.address().recipient());
@@ -121,6 +125,11 @@ impl CallActor {
                 // recording (100 Trying only says the trunk got the INVITE).
                 if code != 100 && !self.ringing && self.phase == Phase::Calling {
                     self.ringing = true;
+                    if let Err(why) = self.media_prepare() {
+                        // Nothing to say to the callee: stop ringing them.
+                        self.media.failure = Some(why);
+                        self.give_up_ringing(ctx);
+                    }
                     let detail = Some(format!("{code} {reason}"));
                     let ev = self.event("call.ringing", CallStatus::InProgress, detail);
                     self.services
@@ -183,6 +192,12 @@ impl CallActor {
         } else {
             self.phase = Phase::Answered;
             self.hangup_deadline = Some(now + secs(self.plan.agent.max_call_duration_seconds));
+            if let Err(why) = self.media_answered(&resp.body, ctx) {
+                // RFC 3264 6: an unusable answer ends the session with a BYE.
+                tracing::warn!(call = %self.plan.call.id, reason = %why, "media failed; hanging up");
+                self.media.failure = Some(why);
+                self.hang_up(ctx);
+            }
         }
     }
 
@@ -288,6 +303,7 @@ impl CallActor {
             // The callee hangs up (RFC 3261 15.1.2).
             Method::Bye => {
                 respond(self, 200, "OK");
+                self.media.stop_hint = Some(crate::media::behaviour::Stop::RemoteHangup);
                 if matches!(self.phase, Phase::Answered | Phase::HangingUp) {
                     self.finish_answered(ctx);
                 }

@@ -42,6 +42,8 @@ impl CallActor {
             );
         }
         if self.hangup_deadline.is_some_and(|d| d <= now) {
+            self.media.stop_hint = Some(crate::media::behaviour::Stop::DurationLimit);
+            self.media.hangup_reason = Some("duration limit".into());
             self.hang_up(ctx);
         }
         self.stop_if_settled(ctx);

@@ -29,6 +29,7 @@ fn call(n: u128, number: &str, priority: u8) -> QueuedCall {
         not_before: None,
         attempts: 0,
         counts: AttemptCounts::default(),
+        media: None,
     }
 }
 

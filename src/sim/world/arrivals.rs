@@ -77,6 +77,7 @@ pub(super) fn draw(
                     not_before: scheduled_at,
                     attempts: 0,
                     counts: AttemptCounts::default(),
+                    media: None,
                 },
             });
             calls.push(SimCall {

@@ -13,14 +13,14 @@ use uuid::Uuid;
 /// The columns [`call`] reads, in order, for a `calls` table aliased `c`.
 pub(super) const CALL_COLUMNS: &str = "c.id, c.agent_id, c.endpoint, c.priority, c.deadline, \
      c.timezone, c.additional_data, c.status, c.cause, c.created_at, c.updated_at, \
-     c.scheduled_at, c.next_attempt_at";
-pub(super) const CALL_WIDTH: usize = 13;
+     c.scheduled_at, c.next_attempt_at, c.media";
+pub(super) const CALL_WIDTH: usize = 14;
 
 /// The columns [`attempt`] reads, in order, for an `attempts` table aliased `a`.
 pub(super) const ATTEMPT_COLUMNS: &str = "a.call_id, a.number, a.trunk, a.request_uri, \
      a.sip_call_id, a.from_tag, a.branch, a.cseq, a.to_tag, a.remote_target, a.started_at, \
-     a.answered_at, a.ended_at, a.sip_code, a.sip_reason, a.cause, a.talk_seconds";
-pub(super) const ATTEMPT_WIDTH: usize = 17;
+     a.answered_at, a.ended_at, a.sip_code, a.sip_reason, a.cause, a.talk_seconds, a.media";
+pub(super) const ATTEMPT_WIDTH: usize = 18;
 
 /// The columns [`event`] reads, in order, for a `call_events` table aliased `e`.
 pub(super) const EVENT_COLUMNS: &str = "e.call_id, e.agent_id, e.event, e.status, e.at, e.detail";
@@ -114,6 +114,11 @@ pub(super) fn call(row: &Row, at: usize) -> Result<Call, StoreError> {
         updated_at: time(&id, "updated_at", row.get(at + 10)?)?,
         scheduled_at: opt_time(&id, "scheduled_at", row.get(at + 11)?)?,
         next_attempt_at: opt_time(&id, "next_attempt_at", row.get(at + 12)?)?,
+        media: row
+            .get::<_, Option<String>>(at + 13)?
+            .map(|t| serde_json::from_str(&t))
+            .transpose()
+            .map_err(|e| corrupt(&id, format!("media is not a media object: {e}")))?,
     })
 }
 
@@ -143,6 +148,7 @@ pub(super) fn attempt(row: &Row, at: usize) -> Result<Option<Attempt>, StoreErro
         sip_reason: row.get(at + 14)?,
         cause: cause(&owner, row.get(at + 15)?)?,
         talk_seconds: row.get(at + 16)?,
+        media: media_stats(&owner, row.get(at + 17)?)?,
     }))
 }
 
@@ -181,4 +187,18 @@ pub(super) fn agent_body(agent: &Agent) -> Result<String, serde_json::Error> {
 /// An agent from its `id` and JSON `body` columns.
 pub(super) fn agent(id: &str, body: &str) -> Result<Agent, StoreError> {
     serde_json::from_str(body).map_err(|e| corrupt(id, format!("agent JSON: {e}")))
+}
+
+/// An attempt's media statistics, kept as JSON.
+fn media_stats(
+    owner: &str,
+    text: Option<String>,
+) -> Result<Option<crate::domain::media::MediaStats>, StoreError> {
+    text.map(|t| {
+        serde_json::from_str(&t).map_err(|e| StoreError::Corrupt {
+            id: owner.to_string(),
+            reason: format!("media: {e}"),
+        })
+    })
+    .transpose()
 }

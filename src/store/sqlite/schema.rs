@@ -17,7 +17,15 @@ const STATEMENT_CACHE: usize = 64;
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`. Append new
 /// steps; never edit a released one, since files written by older builds are
 /// brought forward by replaying the steps they lack.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5_IDEMPOTENCY];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5_IDEMPOTENCY, V6_MEDIA];
+
+/// Each attempt's RTP statistics (packets, bytes, loss, jitter), and a
+/// call's own media behaviour, as JSON.
+/// Named rather than numbered: other steps may land before it.
+const V6_MEDIA: &str = "
+ALTER TABLE attempts ADD COLUMN media TEXT;
+ALTER TABLE calls ADD COLUMN media TEXT;
+";
 
 /// The webhook outbox. `webhook_cursor` holds the last `call_events.seq`
 /// fanned out into deliveries; it starts at the newest event, so a file

@@ -43,6 +43,7 @@ fn agent(n: u128) -> Agent {
         ),
         calling_window: crate::domain::CallingWindow::Preset(crate::domain::Preset::Weekdays),
         webhooks: Vec::new(),
+        media: Default::default(),
     }
 }
 
@@ -58,6 +59,7 @@ fn call(agent: AgentId, endpoint: Endpoint, at: DateTime<Utc>) -> Call {
         scheduled_at: Some(at + Duration::minutes(10)),
         timezone: Some("America/New_York".into()),
         additional_data: serde_json::json!({"order": 42, "tags": ["a", "b"]}),
+        media: None,
         status: CallStatus::Created,
         cause: None,
         next_attempt_at: None,
@@ -100,6 +102,7 @@ fn attempt(call_id: CallId, number: u32, at: DateTime<Utc>) -> Attempt {
         sip_reason: None,
         cause: None,
         talk_seconds: None,
+        media: None,
     }
 }
 

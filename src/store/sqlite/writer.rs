@@ -390,8 +390,8 @@ fn insert_calls(conn: &Connection, calls: &[Call], events: &[CallEvent]) -> Resu
     let mut insert = conn.prepare_cached(
         "INSERT INTO calls (id, agent_id, endpoint, priority, deadline, timezone,
              additional_data, status, cause, created_at, updated_at, scheduled_at,
-             next_attempt_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+             next_attempt_at, media)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?;
     for c in calls {
         insert.execute(params![
@@ -408,6 +408,7 @@ fn insert_calls(conn: &Connection, calls: &[Call], events: &[CallEvent]) -> Resu
             micros(c.updated_at),
             c.scheduled_at.map(micros),
             c.next_attempt_at.map(micros),
+            c.media.as_ref().and_then(|m| serde_json::to_string(m).ok()),
         ])?;
     }
     for e in events {
@@ -460,7 +461,8 @@ fn apply(conn: &Connection, change: &Change) -> Result<bool, StoreError> {
 }
 
 fn upsert_attempt(conn: &Connection, a: &Attempt) -> Result<(), StoreError> {
-    let values: [&dyn ToSql; 17] = [
+    let media = a.media.as_ref().and_then(|m| serde_json::to_string(m).ok());
+    let values: [&dyn ToSql; 18] = [
         &uuid_text(a.call_id.0),
         &a.number,
         &a.trunk,
@@ -478,12 +480,13 @@ fn upsert_attempt(conn: &Connection, a: &Attempt) -> Result<(), StoreError> {
         &a.sip_reason,
         &a.cause.map(|c| c.as_str()),
         &a.talk_seconds,
+        &media,
     ];
     conn.prepare_cached(
         "INSERT INTO attempts (call_id, number, trunk, request_uri, sip_call_id, from_tag,
              branch, cseq, to_tag, remote_target, started_at, answered_at, ended_at,
-             sip_code, sip_reason, cause, talk_seconds)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+             sip_code, sip_reason, cause, talk_seconds, media)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
          ON CONFLICT (call_id, number) DO UPDATE SET
              trunk = excluded.trunk, request_uri = excluded.request_uri,
              sip_call_id = excluded.sip_call_id, from_tag = excluded.from_tag,
@@ -491,7 +494,8 @@ fn upsert_attempt(conn: &Connection, a: &Attempt) -> Result<(), StoreError> {
              remote_target = excluded.remote_target, started_at = excluded.started_at,
              answered_at = excluded.answered_at, ended_at = excluded.ended_at,
              sip_code = excluded.sip_code, sip_reason = excluded.sip_reason,
-             cause = excluded.cause, talk_seconds = excluded.talk_seconds",
+             cause = excluded.cause, talk_seconds = excluded.talk_seconds,
+             media = excluded.media",
     )?
     .execute(params_from_iter(values))?;
     Ok(())
