@@ -79,6 +79,9 @@ impl input::CallContext for AppState {
     fn dnc_block(&self, number: &str, agent: AgentId) -> Option<DncScope> {
         self.dnc.read().expect("dnc lock").blocking(number, agent)
     }
+    fn prompts_dir(&self) -> std::path::PathBuf {
+        self.media_dirs.prompts.clone()
+    }
 }
 
 /// Register every route. `/api/v1` needs an API key (`access`), and

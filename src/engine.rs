@@ -112,6 +112,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         stopping: Arc::default(),
         media: start_media(&config, clock.clone())
             .map_err(bind_err("the media threads", "the RTP port range"))?,
+        media_dirs: media_dirs.clone(),
     };
     let scheduler = Scheduler::new(services.clone(), config.scheduler.paused).start();
 

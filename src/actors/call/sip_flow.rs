@@ -125,7 +125,7 @@ impl CallActor {
                 // recording (100 Trying only says the trunk got the INVITE).
                 if code != 100 && !self.ringing && self.phase == Phase::Calling {
                     self.ringing = true;
-                    if let Err(why) = self.media_prepare() {
+                    if let Err(why) = self.media_prepare(ctx) {
                         // Nothing to say to the callee: stop ringing them.
                         self.media.failure = Some(why);
                         self.give_up_ringing(ctx);
