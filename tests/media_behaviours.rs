@@ -124,6 +124,56 @@ fn script_gathers_a_digit_and_records() {
     );
 }
 
+/// The script's opt-out key: the callee presses 1 during a gather, the
+/// number goes on the agent's do-not-call list (an event says so, and the
+/// API lists it) and the script hangs up.
+#[test]
+fn script_opt_out_lists_the_number_and_hangs_up() {
+    let port = free_udp_port();
+    let media_port = (free_udp_port() & !1).to_string();
+    let mut sipp = Sipp::uas("uas_answer_dtmf_1.xml", port, &["-mp", &media_port]);
+    let engine = Engine::start(EngineOptions::new(port).agent(AgentConfig::default()));
+    let prompts = engine.dir().join("prompts");
+    std::fs::create_dir_all(&prompts).unwrap();
+    std::fs::write(prompts.join("hello.wav"), tone_wav(0.4)).unwrap();
+    let script = json!({
+        "mode": "script",
+        "optOutKey": "1",
+        "steps": [
+            { "play": "hello.wav" },
+            { "gather": { "maxDigits": 2, "timeoutSeconds": 10, "name": "choice" } },
+        ]
+    });
+    let id = dial(&engine, script, json!({}));
+    let call = engine.wait_terminal(&id, Duration::from_secs(30));
+    assert_sipp_succeeded(&mut sipp);
+    assert_eq!(call["status"], "Completed", "{call}");
+    assert_eq!(
+        event_detail(&call, "call.opted_out").as_deref(),
+        Some(NUMBER),
+        "{call}"
+    );
+    let ended = event_detail(&call, "call.completed").unwrap_or_default();
+    assert!(ended.contains("hung up by us: opted_out"), "{ended}");
+    assert!(call["results"].get("choice").is_none(), "{call}");
+    let mut listed = false;
+    for _ in 0..50 {
+        let r = engine.get(&format!("/api/v1/dnc/{NUMBER}?agentId={AGENT_ID}"));
+        assert_eq!(r.status, 200, "{r}");
+        if r.body["listed"] == true {
+            listed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(listed, "the number is on the agent's list");
+    let r = engine.post(
+        "/api/v1/calls",
+        json!({ "agentId": AGENT_ID, "endpoint": NUMBER }),
+    );
+    assert_problem(&r, 422, Some("endpoint"));
+}
+
 /// What the test agent saw, in order.
 fn run_agent(listener: std::net::TcpListener, hangup_after: usize) -> mpsc::Receiver<Value> {
     let (tx, rx) = mpsc::channel();

@@ -29,7 +29,7 @@ pub(super) const EVENT_COLUMNS: &str = "e.call_id, e.agent_id, e.event, e.status
 /// `&'static str`, so a stored name is read back as the matching entry here.
 /// A new event name must be added here, or calls carrying it read as corrupt.
 /// Media behaviours' events are in `MediaEvent::NAMES`, read alike.
-pub(super) const EVENT_NAMES: [&str; 11] = [
+pub(super) const EVENT_NAMES: [&str; 12] = [
     "call.created",
     "call.queued",
     "call.pending",
@@ -41,6 +41,7 @@ pub(super) const EVENT_NAMES: [&str; 11] = [
     "call.canceled",
     "call.interrupted",
     "call.retry_scheduled",
+    "call.opted_out",
 ];
 
 /// Ids as stored: hyphenated lowercase, so that text order is UUID order.
