@@ -86,6 +86,11 @@ fn script_gathers_a_digit_and_records() {
         json!({ "agentId": AGENT_ID, "endpoint": NUMBER, "media": script }),
     );
     assert_problem(&r, 422, Some("media.steps[0].play"));
+    let r = engine.patch(
+        &format!("/api/v1/agents/{AGENT_ID}"),
+        json!({ "media": script }),
+    );
+    assert_problem(&r, 422, Some("media.steps[0].play"));
     std::fs::write(prompts.join("hello.wav"), tone_wav(0.4)).unwrap();
 
     let id = dial(&engine, script, json!({}));
