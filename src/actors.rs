@@ -64,6 +64,8 @@ pub struct Services {
     pub stopping: Arc<AtomicBool>,
     /// RTP ports and the media threads.
     pub media: Arc<crate::media::engine::MediaEngine>,
+    /// Script prompts and recordings (beside the database).
+    pub media_dirs: crate::media::context::MediaDirs,
 }
 
 impl Services {

@@ -13,6 +13,7 @@ pub mod input;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
+pub mod recordings;
 pub mod trunks;
 pub mod webhooks;
 
@@ -63,6 +64,8 @@ pub struct AppState {
     pub hosts: crate::trunks::Registry,
     /// Requests refused or dropped from untrusted sources, for metrics.
     pub sources: Arc<crate::trunks::sources::SourceGate>,
+    /// Where recordings and prompts are kept (beside the database).
+    pub media_dirs: crate::media::context::MediaDirs,
 }
 
 impl AppState {
@@ -80,6 +83,9 @@ impl input::CallContext for AppState {
     }
     fn dnc_block(&self, number: &str, agent: AgentId) -> Option<DncScope> {
         self.dnc.read().expect("dnc lock").blocking(number, agent)
+    }
+    fn prompts_dir(&self) -> std::path::PathBuf {
+        self.media_dirs.prompts.clone()
     }
 }
 
@@ -138,6 +144,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
         dnc::routes(),
         trunks::routes(),
         webhooks::routes(),
+        recordings::routes(),
         openapi::routes(),
     ]
     .into_iter()

@@ -58,6 +58,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         sqlite.path(),
         clock.clone(),
     )?);
+    let media_dirs = crate::media::context::MediaDirs::beside(sqlite.path());
     let store: Arc<dyn Store> = Arc::new(sqlite);
     let transport = Transport::bind(config.sip.listen, config.sip.public_addr)
         .map_err(bind_err("SIP", config.sip.listen))?;
@@ -121,6 +122,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         stopping: Arc::default(),
         media: start_media(&config, clock.clone())
             .map_err(bind_err("the media threads", "the RTP port range"))?,
+        media_dirs: media_dirs.clone(),
     };
     let scheduler = Scheduler::new(services.clone(), config.scheduler.paused).start();
     let timers = services
@@ -181,6 +183,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         dnc_writes: Arc::default(),
         recent: Arc::new(Mutex::new(recent)),
         sip_stats: transport.stats.clone(),
+        media_dirs,
         media: services.media.clone(),
         hosts: services.hosts.clone(),
         sources: transport.sources.clone(),

@@ -20,6 +20,16 @@ pub fn routes() -> Vec<ApiRoute> {
     ]
 }
 
+/// A script agent's prompts must be in the prompts folder.
+fn prompts_present(state: &AppState, agent: &Agent) -> Result<(), Problem> {
+    let missing = super::input::missing_prompts(&agent.media, &state.media_dirs.prompts);
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Problem::invalid(missing))
+    }
+}
+
 pub fn parse_agent_id(s: &str) -> Result<AgentId, Problem> {
     s.parse()
         .map_err(|_| Problem::bad_request(format!("agentId {s:?} is not a UUID")))
@@ -80,6 +90,7 @@ pub(crate) async fn create(
 ) -> Result<HttpResponse, Problem> {
     let value = parse_json(&body)?;
     let mut agent = agent_body(&value, None, AgentId(Uuid::new_v4())).map_err(Problem::invalid)?;
+    prompts_present(&state, &agent)?;
     if let Some(id) = value.get("id") {
         agent.id = id
             .as_str()
@@ -127,6 +138,9 @@ pub(crate) async fn patch(
     let base = existing(&state, &path)?;
     let value = parse_json(&body)?;
     let agent = agent_body(&value, Some(&base), base.id).map_err(Problem::invalid)?;
+    if value.get("media").is_some() {
+        prompts_present(&state, &agent)?;
+    }
     Ok(HttpResponse::Ok().json(save(&state, agent).await?))
 }
 

@@ -47,6 +47,9 @@ struct CallView<'a> {
     /// Where a Queued call stands: position and why it waits.
     #[serde(skip_serializing_if = "Option::is_none")]
     queue: Option<QueueInfo>,
+    /// A script's answers: gather name -> digits pressed.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    results: std::collections::BTreeMap<String, String>,
 }
 
 /// A call in the queue list, with where it stands when Queued.
@@ -65,6 +68,7 @@ async fn view(state: &AppState, d: &CallDetail) -> HttpResponse {
         attempts: &d.attempts,
         history: &d.history,
         queue: queue.remove(&d.call.id),
+        results: crate::domain::media::script::results(&d.history),
     })
 }
 
@@ -247,6 +251,7 @@ pub(crate) async fn create(
         attempts: &[],
         history: &events,
         queue: None,
+        results: Default::default(),
     });
     let status = StatusCode::CREATED;
     let kept = once.map(|once| Kept {

@@ -84,6 +84,9 @@ pub trait CallContext {
     fn trunk_exists(&self, name: &str) -> bool;
     /// The do-not-call list that forbids `agent` to call `number`, if any.
     fn dnc_block(&self, number: &str, agent: AgentId) -> Option<DncScope>;
+    /// Where script prompts are read from (a script naming a prompt that
+    /// is not there is refused).
+    fn prompts_dir(&self) -> std::path::PathBuf;
 }
 
 /// Validate one call item. `default_agent` is the bulk request's top-level
@@ -260,6 +263,7 @@ pub fn call_request(
         Some(v) => match parse_media(v, "media") {
             Ok(m) => {
                 errs.extend(m.validate("media"));
+                errs.extend(missing_prompts(&m, &ctx.prompts_dir()));
                 Some(m)
             }
             Err(e) => {
@@ -440,6 +444,18 @@ pub fn agent_body(
     }
 }
 
+/// The prompts a script `media` names that are not in `prompts`, each
+/// named under `media`.
+pub fn missing_prompts(
+    m: &crate::domain::media::MediaMode,
+    prompts: &std::path::Path,
+) -> Vec<FieldError> {
+    match m {
+        crate::domain::media::MediaMode::Script(s) => s.missing_prompts(prompts, "media"),
+        _ => Vec::new(),
+    }
+}
+
 /// A `media` object (`{"mode": "silence"}`, ...), its shape checked by
 /// serde; the rules by `MediaMode::validate` with the agent or call.
 pub fn parse_media(v: &Value, field: &str) -> Result<crate::domain::media::MediaMode, FieldError> {
@@ -483,6 +499,9 @@ mod tests {
     }
 
     impl CallContext for Ctx {
+        fn prompts_dir(&self) -> std::path::PathBuf {
+            std::path::PathBuf::from("/nonexistent/prompts")
+        }
         fn agent(&self, id: AgentId) -> Option<Agent> {
             match id.0.as_u128() {
                 1 => Some(agent(true)),

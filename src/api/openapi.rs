@@ -41,6 +41,8 @@ use utoipa::{Modify, OpenApi};
         super::trunks::get,
         super::webhooks::call_log,
         super::webhooks::redeliver,
+        super::recordings::list,
+        super::recordings::download,
         serve,
     ),
     components(schemas(doc::Order)),
@@ -526,6 +528,9 @@ pub mod doc {
         pub attempts: Vec<Attempt>,
         pub history: Vec<CallEvent>,
         pub queue: Option<QueueInfo>,
+        /// A script's answers: gather name -> digits pressed (the last
+        /// answer of each gather), when the call ran a script.
+        pub results: Option<std::collections::BTreeMap<String, String>>,
     }
 
     /// A call in the queue list.

@@ -42,6 +42,9 @@ pub struct QueuedCall {
     pub counts: AttemptCounts,
     /// The call's own media behaviour (shared: queues hold many calls).
     pub media: Option<std::sync::Arc<crate::domain::media::MediaMode>>,
+    /// The call's `additionalData` when it has any (a stream passes it to
+    /// the agent); shared like `media`.
+    pub additional_data: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 impl QueuedCall {
@@ -56,6 +59,11 @@ impl QueuedCall {
             attempts,
             counts,
             media: call.media.clone().map(std::sync::Arc::new),
+            additional_data: match &call.additional_data {
+                serde_json::Value::Object(m) if m.is_empty() => None,
+                serde_json::Value::Null => None,
+                v => Some(std::sync::Arc::new(v.clone())),
+            },
         }
     }
 

@@ -5,13 +5,16 @@
 
 use super::CallActor;
 use crate::domain::media::{MediaMode, MediaStats};
-use crate::domain::{CallStatus, DncScope};
+use crate::domain::{CallEvent, CallStatus, DncScope};
 use crate::media::behaviour::{Behaviour, Request, Stop};
+use crate::media::context::{EventSink, MediaEvent};
 use crate::media::engine::SessionHandle;
 use crate::media::pool::Allocation;
 use crate::media::rtp::session::Note;
 use crate::media::{sdp, StartCtx};
+use crate::store::Change;
 use actix::prelude::*;
+use std::sync::Arc;
 
 /// A call's media, from the offer to the end.
 #[derive(Default)]
@@ -28,7 +31,13 @@ pub struct CallMedia {
     stats: Option<MediaStats>,
     /// Our side of the SDP, for answering the far end's new offers.
     local: Option<sdp::LocalSdp>,
+    /// Polls the behaviour's requests while the callee is ringing.
+    ring_poll: Option<SpawnHandle>,
 }
+
+/// How often a ringing call asks its behaviour for requests (a stream
+/// agent that cannot be reached ends the call before the answer).
+const RING_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Something the call's RTP session says.
 #[derive(Message)]
@@ -65,20 +74,113 @@ impl CallActor {
     /// The callee is ringing (or the call is answered without a ringing
     /// response): create the behaviour now, so a remote agent is ready at
     /// the answer. `Err` says why it cannot be.
-    pub(super) fn media_prepare(&mut self) -> Result<(), String> {
+    pub(super) fn media_prepare(&mut self, ctx: &mut Context<Self>) -> Result<(), String> {
         if self.media.behaviour.is_some() || self.media.session.is_some() {
             return Ok(());
         }
-        let ctx = StartCtx {
+        // The arbiter's runtime: a behaviour's WebSocket and file tasks
+        // run beside the actors, never on a media thread's ticker.
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|e| format!("no runtime for the behaviour: {e}"))?;
+        let start = StartCtx {
             call_id: self.plan.call.id,
             agent_id: self.plan.agent.id,
             attempt: self.attempt.number,
-            to: self.attempt.request_uri.clone(),
+            to: self.plan.call.endpoint.to_string(),
             from: self.plan.agent.caller_id.clone(),
+            additional_data: match &self.plan.call.additional_data {
+                Some(v) => (**v).clone(),
+                None => serde_json::Value::Object(Default::default()),
+            },
+            dirs: self.services.media_dirs.clone(),
+            events: self.media_events(runtime.clone()),
+            runtime,
         };
-        let b = crate::media::start(&self.media_mode(), &ctx).map_err(|e| e.to_string())?;
-        self.media.behaviour = Some(b);
+        self.media.behaviour = Some(crate::media::start(&self.media_mode(), &start));
+        if self.phase == super::Phase::Calling {
+            let poll = ctx.run_interval(RING_POLL, |act, ctx| act.media_poll_ringing(ctx));
+            self.media.ring_poll = Some(poll);
+        }
         Ok(())
+    }
+
+    /// Where the behaviour's events go: each is stored as a call event
+    /// (whatever the call's status by then: a recording is saved as the
+    /// call ends) and published once stored. Never blocks: the store
+    /// write is queued and awaited on `runtime`.
+    fn media_events(&self, runtime: tokio::runtime::Handle) -> EventSink {
+        let (store, bus) = (self.services.store.clone(), self.services.bus.clone());
+        let clock = self.services.clock.clone();
+        let (call_id, agent_id) = (self.plan.call.id, self.plan.agent.id);
+        Arc::new(move |e: MediaEvent| {
+            let at = clock.now();
+            let event = CallEvent {
+                call_id,
+                agent_id,
+                event: e.name(),
+                status: CallStatus::InProgress,
+                at,
+                detail: Some(e.detail()),
+            };
+            let applied = store.queue(Change {
+                call_id,
+                expect: Vec::new(),
+                status: None,
+                cause: None,
+                attempt: None,
+                event: Some(event.clone()),
+                at,
+                next_attempt_at: None,
+            });
+            let bus = bus.clone();
+            runtime.spawn(async move {
+                match applied.await {
+                    Ok(true) => bus.publish(event),
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::error!(call = %call_id, error = %e, "cannot store a media event")
+                    }
+                }
+            });
+        })
+    }
+
+    /// While ringing: act on what the behaviour asks (a stream agent that
+    /// cannot be reached, a script whose prompt is unreadable: stop
+    /// ringing the callee, the call fails with the behaviour's reason).
+    fn media_poll_ringing(&mut self, ctx: &mut Context<Self>) {
+        if self.phase != super::Phase::Calling {
+            self.media_stop_ring_poll(ctx);
+            return;
+        }
+        let Some(b) = self.media.behaviour.as_mut() else {
+            return self.media_stop_ring_poll(ctx);
+        };
+        let mut requests = Vec::new();
+        while let Some(r) = b.take_request() {
+            requests.push(r);
+        }
+        for r in requests {
+            match r {
+                Request::Hangup { reason } => {
+                    tracing::warn!(call = %self.plan.call.id, %reason, "behaviour failed while ringing; canceling");
+                    self.media.failure = Some(reason);
+                    self.media_stop_ring_poll(ctx);
+                    self.give_up_ringing(ctx);
+                    self.rearm(ctx);
+                    return;
+                }
+                Request::OptOut => self.opt_out(),
+                // Nobody to send digits to before the answer.
+                Request::SendDtmf(_) => {}
+            }
+        }
+    }
+
+    fn media_stop_ring_poll(&mut self, ctx: &mut Context<Self>) {
+        if let Some(h) = self.media.ring_poll.take() {
+            ctx.cancel_future(h);
+        }
     }
 
     /// The 2xx's answer: start RTP, or say why not (malformed SDP, no
@@ -88,7 +190,8 @@ impl CallActor {
         body: &[u8],
         ctx: &mut Context<Self>,
     ) -> Result<(), String> {
-        self.media_prepare()?;
+        self.media_prepare(ctx)?;
+        self.media_stop_ring_poll(ctx);
         let text = std::str::from_utf8(body).map_err(|_| "SDP answer is not UTF-8".to_string())?;
         if text.trim().is_empty() {
             return Err("2xx carried no SDP answer".into());

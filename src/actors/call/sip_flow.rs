@@ -174,7 +174,7 @@ impl CallActor {
                     // from the INVITE.
                     let now = self.services.clock.instant();
                     self.ring_deadline = Some(now + secs(self.plan.agent.ring_timeout_seconds));
-                    if let Err(why) = self.media_prepare() {
+                    if let Err(why) = self.media_prepare(ctx) {
                         // Nothing to say to the callee: stop ringing them.
                         self.media.failure = Some(why);
                         self.give_up_ringing(ctx);

@@ -30,6 +30,7 @@ fn call(n: u128, number: &str, priority: u8) -> QueuedCall {
         attempts: 0,
         counts: AttemptCounts::default(),
         media: None,
+        additional_data: None,
     }
 }
 

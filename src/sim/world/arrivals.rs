@@ -78,6 +78,7 @@ pub(super) fn draw(
                     attempts: 0,
                     counts: AttemptCounts::default(),
                     media: None,
+                    additional_data: None,
                 },
             });
             calls.push(SimCall {

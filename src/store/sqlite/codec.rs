@@ -29,7 +29,8 @@ pub(super) const EVENT_COLUMNS: &str = "e.call_id, e.agent_id, e.event, e.status
 /// Every event name the engine publishes. `CallEvent::event` is a
 /// `&'static str`, so a stored name is read back as the matching entry here.
 /// A new event name must be added here, or calls carrying it read as corrupt.
-pub(super) const EVENT_NAMES: [&str; 12] = [
+/// Media behaviours' events are in `MediaEvent::NAMES`, read alike.
+pub(super) const EVENT_NAMES: [&str; 13] = [
     "call.created",
     "call.queued",
     "call.pending",
@@ -42,6 +43,7 @@ pub(super) const EVENT_NAMES: [&str; 12] = [
     "call.interrupted",
     "call.retry_scheduled",
     "call.dtmf",
+    "call.opted_out",
 ];
 
 /// Ids as stored: hyphenated lowercase, so that text order is UUID order.
@@ -176,6 +178,7 @@ pub(super) fn event(row: &Row, at: usize) -> Result<CallEvent, StoreError> {
     let status_text: String = row.get(at + 3)?;
     let event = EVENT_NAMES
         .iter()
+        .chain(&crate::media::context::MediaEvent::NAMES)
         .copied()
         .find(|known| *known == name)
         .ok_or_else(|| corrupt(&call_id, format!("unknown event name {name:?}")))?;

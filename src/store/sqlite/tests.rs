@@ -784,3 +784,23 @@ fn newer_schema_is_refused() {
 
 mod outbox;
 mod overview;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn media_behaviour_events_read_back() {
+    let (_dir, store) = open_temp();
+    let c = call(AgentId(Uuid::from_u128(1)), phone(1), ms(0));
+    let mut events = vec![event(&c, "call.created", CallStatus::Created, ms(0))];
+    for name in crate::media::context::MediaEvent::NAMES {
+        let mut e = event(&c, name, CallStatus::InProgress, ms(1));
+        e.detail = Some(r#"{"name":"q","step":"q","digits":"7"}"#.into());
+        events.push(e);
+    }
+    store.insert_calls(vec![c.clone()], events).await.unwrap();
+    let d = store.get_call(c.id).await.unwrap().unwrap();
+    let names: Vec<_> = d.history.iter().map(|e| e.event).collect();
+    assert_eq!(names[1..], crate::media::context::MediaEvent::NAMES);
+    assert_eq!(
+        crate::domain::media::script::results(&d.history).get("q"),
+        Some(&"7".to_string())
+    );
+}
