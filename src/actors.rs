@@ -18,6 +18,7 @@ use crate::config::{Secret, TrunkTarget};
 use crate::domain::DncList;
 use crate::events::EventBus;
 use crate::sip::transaction::Timers;
+use crate::sip::transport::Remote;
 use crate::sip::Transport;
 use crate::store::{Change, Store, StoreError};
 use std::collections::HashMap;
@@ -33,12 +34,21 @@ pub use scheduler::Scheduler;
 pub struct Trunk {
     pub name: String,
     pub target: TrunkTarget,
+    /// Where its requests go: address, transport, and the TLS client.
+    pub remote: Remote,
     pub max_channels: u32,
     /// Cap on new calls per second (config `cps`); None: no cap.
     pub cps: Option<f64>,
     pub timers: Timers,
     /// Digest username and password, when the carrier challenges.
     pub credentials: Option<(String, Secret)>,
+}
+
+impl Trunk {
+    /// TCP and TLS: no retransmissions, Timers D and K zero.
+    pub fn reliable(&self) -> bool {
+        self.remote.protocol.is_reliable()
+    }
 }
 
 /// What every actor needs, shared.

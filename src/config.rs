@@ -10,6 +10,7 @@ use crate::domain::{
     Agent, AgentId, BusinessHours, CallingWindow, RetryPolicy, Webhook, WebhookSecret,
 };
 use crate::scheduler::Pacer;
+use crate::sip::transport::{tls, Protocol};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -158,8 +159,16 @@ impl Default for SchedulerConfig {
 #[serde(deny_unknown_fields)]
 pub struct TrunkConfig {
     pub name: String,
-    /// `sip:host:port` of the carrier's SIP edge.
+    /// `sip:host:port` of the carrier's SIP edge (`;transport=tcp|tls` or
+    /// a `sips:` URI choose the transport too).
     pub uri: String,
+    /// `udp` (the default), `tcp` or `tls`: the transport to the trunk.
+    #[serde(default)]
+    pub transport: Option<String>,
+    /// PEM file of CA certificates trusted for this trunk's TLS server
+    /// certificate, besides the system's roots (private carriers, tests).
+    #[serde(default)]
+    pub tls_ca_file: Option<std::path::PathBuf>,
     /// Concurrent calls the trunk accepts.
     #[serde(default = "default_channels")]
     pub max_channels: u32,
@@ -292,36 +301,133 @@ fn default_weight() -> u32 {
     1
 }
 
-/// A trunk's SIP target, parsed from its `uri`.
+/// A trunk's SIP target, parsed from its `uri` and `transport`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrunkTarget {
     /// `host:port` as written, used in Request-URIs.
     pub host_port: String,
     pub addr: SocketAddr,
+    /// The host alone: the TLS server name (SNI, certificate check).
+    pub host: String,
+    pub protocol: Protocol,
+    /// The URI is `sips:` (RFC 3261 26.2.2): Request-URI and Contact too.
+    pub secure: bool,
+}
+
+impl TrunkTarget {
+    /// The Request-URI for a phone number at this trunk, with the trunk's
+    /// scheme and, for TCP and TLS over `sip:`, its transport (RFC 3261
+    /// 19.1.1); a SIP URI given as the endpoint is used as it is.
+    pub fn request_uri(&self, endpoint: &crate::domain::endpoint::Endpoint) -> String {
+        use crate::domain::endpoint::Endpoint;
+        match endpoint {
+            Endpoint::Phone(n) if self.secure => format!("sips:{n}@{}", self.host_port),
+            Endpoint::Phone(n) if self.protocol != Protocol::Udp => {
+                format!("sip:{n}@{};transport={}", self.host_port, self.protocol)
+            }
+            other => other.request_uri(&self.host_port),
+        }
+    }
 }
 
 impl TrunkConfig {
-    /// Resolve `uri` (`sip:host[:port]`, default port 5060) to an address.
+    /// Resolve `uri` (`sip:host[:port]` or `sips:`, default port 5060, or
+    /// 5061 for TLS) to an address.
     pub fn target(&self) -> Result<TrunkTarget, String> {
-        let rest = self
-            .uri
-            .strip_prefix("sip:")
-            .ok_or_else(|| format!("{:?} must start with sip:", self.uri))?;
+        let (secure, rest) = match self.uri.strip_prefix("sips:") {
+            Some(rest) => (true, rest),
+            None => (
+                false,
+                self.uri
+                    .strip_prefix("sip:")
+                    .ok_or_else(|| format!("{:?} must start with sip: or sips:", self.uri))?,
+            ),
+        };
+        let protocol = self.protocol().map_err(|(_, reason)| reason)?;
         let rest = rest.split(';').next().unwrap_or("");
         let host_port = rest.rsplit('@').next().unwrap_or("").to_string();
         if host_port.is_empty() {
             return Err(format!("{:?} has no host", self.uri));
         }
-        let with_port = if host_port.contains(':') {
-            host_port.clone()
+        let has_port = match host_port.rfind(']') {
+            Some(end) => host_port[end..].contains(':'),
+            None => host_port.contains(':'),
+        };
+        let (host, with_port) = if has_port {
+            let (h, _) = host_port.rsplit_once(':').unwrap_or((&host_port, ""));
+            (h.to_string(), host_port.clone())
         } else {
-            format!("{host_port}:5060")
+            let port = protocol.default_port();
+            (host_port.clone(), format!("{host_port}:{port}"))
         };
         let addr = std::net::ToSocketAddrs::to_socket_addrs(&with_port)
             .map_err(|e| format!("cannot resolve {with_port}: {e}"))?
             .next()
             .ok_or_else(|| format!("{with_port} resolves to no address"))?;
-        Ok(TrunkTarget { host_port, addr })
+        Ok(TrunkTarget {
+            host_port,
+            addr,
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            protocol,
+            secure,
+        })
+    }
+
+    /// The transport: the `transport` key, else the uri's `;transport=`
+    /// parameter or `sips:` scheme (TLS), else UDP. An error names the key
+    /// to blame (`transport` or `uri`) and why.
+    pub fn protocol(&self) -> Result<Protocol, (&'static str, String)> {
+        let secure = self.uri.starts_with("sips:");
+        let param = self.uri.split(';').skip(1).find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            k.trim().eq_ignore_ascii_case("transport").then(|| v.trim())
+        });
+        let from_uri = match param {
+            None => None,
+            Some(p) => Some(
+                Protocol::parse(p)
+                    .ok_or_else(|| ("uri", format!("unknown transport {p:?} in {:?}", self.uri)))?,
+            ),
+        };
+        // RFC 3261 26.2.2: sips: means TLS on every hop; `transport=tcp`
+        // there names the TCP that TLS runs on.
+        let from_uri = match (secure, from_uri) {
+            (true, Some(Protocol::Udp)) => {
+                return Err(("uri", "a sips: URI cannot use transport=udp".into()))
+            }
+            (true, _) => Some(Protocol::Tls),
+            (false, p) => p,
+        };
+        let key = match &self.transport {
+            None => None,
+            Some(t) => Some(
+                Protocol::parse(t)
+                    .ok_or_else(|| ("transport", format!("{t:?} must be udp, tcp or tls")))?,
+            ),
+        };
+        match (key, from_uri) {
+            (Some(k), Some(u)) if k != u => Err((
+                "transport",
+                format!("{k} contradicts the uri {:?}, which means {u}", self.uri),
+            )),
+            (Some(p), _) | (None, Some(p)) => Ok(p),
+            (None, None) => Ok(Protocol::Udp),
+        }
+    }
+
+    /// The TLS client for this trunk (server name from the uri, the system
+    /// roots plus `tls_ca_file`); an error names the key.
+    pub fn tls_client(
+        &self,
+        target: &TrunkTarget,
+    ) -> Result<tls::TlsClient, (&'static str, String)> {
+        tls::TlsClient::new(&target.host, self.tls_ca_file.as_deref()).map_err(|e| match e {
+            tls::TlsSetupError::ServerName { .. } => ("uri", e.to_string()),
+            other => ("tls_ca_file", other.to_string()),
+        })
     }
 }
 
@@ -438,8 +544,21 @@ impl Config {
                     "must be non-empty and unique",
                 ));
             }
-            t.target()
+            let protocol = t
+                .protocol()
+                .map_err(|(key, r)| invalid(format!("trunks[{i}].{key}"), r))?;
+            let target = t
+                .target()
                 .map_err(|r| invalid(format!("trunks[{i}].uri"), r))?;
+            if protocol == Protocol::Tls {
+                t.tls_client(&target)
+                    .map_err(|(key, r)| invalid(format!("trunks[{i}].{key}"), r))?;
+            } else if t.tls_ca_file.is_some() {
+                return Err(invalid(
+                    format!("trunks[{i}].tls_ca_file"),
+                    "is only used with transport = \"tls\"",
+                ));
+            }
             if !(50..=10_000).contains(&t.t1_ms) {
                 return Err(invalid(
                     format!("trunks[{i}].t1_ms"),
@@ -644,6 +763,78 @@ uri = "sip:127.0.0.1:5090"
             let e = err(&with(bad));
             assert!(e.contains("trunks[0].cps"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn trunk_transport_comes_from_the_key_or_the_uri() {
+        let trunk = |lines: &str| {
+            let text = BASE.replace("uri = \"sip:127.0.0.1:5090\"", lines);
+            Config::parse(&text, &[]).map(|c| c.trunk("main").unwrap().target().unwrap())
+        };
+        let udp = trunk("uri = \"sip:127.0.0.1:5090\"").unwrap();
+        assert_eq!((udp.protocol, udp.secure), (Protocol::Udp, false));
+        let tcp = trunk("uri = \"sip:127.0.0.1:5090\"\ntransport = \"TCP\"").unwrap();
+        assert_eq!(tcp.protocol, Protocol::Tcp);
+        let tcp = trunk("uri = \"sip:127.0.0.1:5090;transport=tcp\"").unwrap();
+        assert_eq!(tcp.protocol, Protocol::Tcp);
+        let tls = trunk("uri = \"sip:127.0.0.1;transport=tls\"").unwrap();
+        assert_eq!((tls.protocol, tls.addr.port()), (Protocol::Tls, 5061));
+        assert_eq!(tls.host, "127.0.0.1");
+        let sips = trunk("uri = \"sips:127.0.0.1\"\ntransport = \"tls\"").unwrap();
+        assert_eq!((sips.protocol, sips.secure), (Protocol::Tls, true));
+        let number = crate::domain::endpoint::Endpoint::Phone("+15551234567".into());
+        assert_eq!(sips.request_uri(&number), "sips:+15551234567@127.0.0.1");
+        assert_eq!(
+            tcp.request_uri(&number),
+            "sip:+15551234567@127.0.0.1:5090;transport=tcp"
+        );
+        assert_eq!(udp.request_uri(&number), "sip:+15551234567@127.0.0.1:5090");
+        for (lines, key) in [
+            (
+                "uri = \"sip:127.0.0.1\"\ntransport = \"sctp\"",
+                "trunks[0].transport",
+            ),
+            (
+                "uri = \"sip:127.0.0.1;transport=tcp\"\ntransport = \"udp\"",
+                "trunks[0].transport",
+            ),
+            (
+                "uri = \"sips:127.0.0.1\"\ntransport = \"tcp\"",
+                "trunks[0].transport",
+            ),
+            ("uri = \"sips:127.0.0.1;transport=udp\"", "trunks[0].uri"),
+            ("uri = \"sip:127.0.0.1;transport=ws\"", "trunks[0].uri"),
+            (
+                "uri = \"sip:127.0.0.1\"\ntls_ca_file = \"ca.pem\"",
+                "trunks[0].tls_ca_file",
+            ),
+            (
+                "uri = \"sips:127.0.0.1\"\ntls_ca_file = \"/nonexistent/ca.pem\"",
+                "trunks[0].tls_ca_file",
+            ),
+        ] {
+            let e = trunk(lines).map(|_| ()).unwrap_err().to_string();
+            assert!(e.contains(key), "{lines}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_tls_ca_file_must_hold_a_pem_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, "not a certificate\n").unwrap();
+        let text = BASE.replace(
+            "uri = \"sip:127.0.0.1:5090\"",
+            &format!(
+                "uri = \"sip:127.0.0.1:5091;transport=tls\"\ntls_ca_file = \"{}\"",
+                path.display()
+            ),
+        );
+        let e = err(&text);
+        assert!(
+            e.contains("trunks[0].tls_ca_file") && e.contains("no PEM"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::sip::digest::DigestClient;
 use crate::sip::leg::{Leg, LegIds};
 use crate::sip::message::{Inbound, Start};
 use crate::sip::transaction::{InviteClient, NonInviteClient};
-use crate::sip::transport::SipIn;
+use crate::sip::transport::{SipIn, TransportError};
 use crate::store::Change;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
@@ -116,13 +116,16 @@ pub struct CallActor {
     retry_after: Option<u32>,
     /// The engine is stopping: send nothing new, end what is up.
     shutting_down: bool,
+    /// The last transport error, recorded as the reason of a
+    /// `network_error` outcome.
+    transport_failure: Option<String>,
 }
 
 impl CallActor {
     pub fn new(plan: CallPlan, services: Services) -> CallActor {
         let local = services.transport.advertised().to_string();
         let ids = LegIds::random(&local);
-        let request_uri = plan.call.endpoint.request_uri(&plan.trunk.target.host_port);
+        let request_uri = plan.trunk.target.request_uri(&plan.call.endpoint);
         let attempt = Attempt {
             call_id: plan.call.id,
             number: plan.call.attempts + 1,
@@ -142,7 +145,8 @@ impl CallActor {
             cause: None,
             talk_seconds: None,
         };
-        let leg = Leg::new(ids, local, plan.agent.caller_id.clone(), request_uri);
+        let leg = Leg::new(ids, local, plan.agent.caller_id.clone(), request_uri)
+            .over(plan.trunk.remote.protocol, plan.trunk.target.secure);
         CallActor {
             zones: plan.rules.zones(&plan.call),
             plan,
@@ -173,6 +177,7 @@ impl CallActor {
             requeue: None,
             retry_after: None,
             shutting_down: false,
+            transport_failure: None,
         }
     }
 
@@ -339,7 +344,7 @@ impl CallActor {
     fn send(&self, bytes: Vec<u8>) {
         self.services
             .transport
-            .send(bytes, self.plan.trunk.target.addr);
+            .send(&self.leg.ids.call_id, bytes, &self.plan.trunk.remote);
     }
 
     /// Record the outcome once and free the slot.
@@ -574,6 +579,23 @@ impl Handler<Shutdown> for CallActor {
             // Preparing: the INVITE is not sent once shutting down.
             Phase::Preparing | Phase::Canceling | Phase::HangingUp | Phase::Done => {}
         }
+        if !ctx.state().stopping() {
+            self.rearm(ctx);
+        }
+    }
+}
+
+/// A message of this call could not reach the trunk (connection refused,
+/// TLS handshake failed, connection dropped): each live transaction hears
+/// of it. An INVITE not yet answered ends the attempt at once as
+/// `network_error` (RFC 3261 8.1.3.1: as a 503), so the next host or the
+/// retry policy can take over without waiting for Timer B.
+impl Handler<TransportError> for CallActor {
+    type Result = ();
+    fn handle(&mut self, e: TransportError, ctx: &mut Context<Self>) {
+        tracing::warn!(call = %self.plan.call.id, error = %e.failure, "SIP transport error");
+        self.transport_failure = Some(e.failure.to_string());
+        self.on_transport_error(ctx);
         if !ctx.state().stopping() {
             self.rearm(ctx);
         }

@@ -10,15 +10,14 @@ use super::Services;
 use crate::sip::leg::Leg;
 use crate::sip::message::{Method, Start};
 use crate::sip::transaction::{Action, NonInviteClient, Timers};
-use crate::sip::transport::SipIn;
+use crate::sip::transport::{Owner, Remote, SipIn, TransportError};
 use actix::prelude::*;
-use std::net::SocketAddr;
 use std::time::Instant;
 
 pub struct Hangup {
     services: Services,
     leg: Leg,
-    target: SocketAddr,
+    target: Remote,
     timers: Timers,
     tx: Option<NonInviteClient>,
     /// The request the transaction sends: a CANCEL, then maybe a BYE.
@@ -31,7 +30,7 @@ pub struct Hangup {
 impl Hangup {
     /// `leg` carries the stored identifiers, with the dialog's remote tag
     /// and target when the attempt had been answered.
-    pub fn new(services: Services, leg: Leg, target: SocketAddr, timers: Timers) -> Hangup {
+    pub fn new(services: Services, leg: Leg, target: Remote, timers: Timers) -> Hangup {
         let give_up = services.clock.instant() + timers.t1 * 64;
         Hangup {
             services,
@@ -65,7 +64,11 @@ impl Hangup {
                 return ctx.stop();
             }
         }
-        let (tx, actions) = NonInviteClient::new(self.timers, false, self.services.clock.instant());
+        let (tx, actions) = NonInviteClient::new(
+            self.timers,
+            self.target.protocol.is_reliable(),
+            self.services.clock.instant(),
+        );
         self.tx = Some(tx);
         self.act(actions, ctx);
     }
@@ -73,10 +76,11 @@ impl Hangup {
     fn act(&mut self, actions: Vec<Action>, ctx: &mut Context<Self>) {
         for a in actions {
             match a {
-                Action::SendRequest => self
-                    .services
-                    .transport
-                    .send(self.request.clone(), self.target),
+                Action::SendRequest => self.services.transport.send(
+                    &self.leg.ids.call_id,
+                    self.request.clone(),
+                    &self.target,
+                ),
                 // A BYE answered (or never answered): the call is over.
                 Action::Deliver { code } if code >= 200 && self.answered() => ctx.stop(),
                 Action::Timeout | Action::TransportFailed if self.answered() => ctx.stop(),
@@ -119,12 +123,33 @@ impl Actor for Hangup {
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.services
             .transport
-            .register(&self.leg.ids.call_id, ctx.address().recipient());
+            .register(&self.leg.ids.call_id, Owner::of(ctx.address()));
         self.begin(ctx);
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.services.transport.unregister(&self.leg.ids.call_id);
+    }
+}
+
+impl Hangup {
+    fn send(&self, bytes: Vec<u8>) {
+        self.services
+            .transport
+            .send(&self.leg.ids.call_id, bytes, &self.target);
+    }
+}
+
+/// The CANCEL or BYE cannot reach the trunk: its transaction ends; a BYE
+/// that fails ends the hang-up as a lost one would after Timer F.
+impl Handler<TransportError> for Hangup {
+    type Result = ();
+    fn handle(&mut self, e: TransportError, ctx: &mut Context<Self>) {
+        tracing::warn!(call_id = %self.leg.ids.call_id, error = %e.failure, "cannot end an interrupted attempt");
+        let now = self.services.clock.instant();
+        if let Some(actions) = self.tx.as_mut().map(|t| t.on_transport_error(now)) {
+            self.act(actions, ctx);
+        }
     }
 }
 
@@ -154,13 +179,13 @@ impl Handler<SipIn> for Hangup {
                 // It was answered after all: ACK it, then hang up.
                 self.leg.on_2xx(&msg);
                 if let Ok(ack) = self.leg.ack_2xx() {
-                    self.services.transport.send(ack, self.target);
+                    self.send(ack);
                 }
                 self.begin(ctx);
             } else {
                 self.leg.on_final(&msg);
                 if let Ok(ack) = self.leg.ack_non_2xx() {
-                    self.services.transport.send(ack, self.target);
+                    self.send(ack);
                 }
                 ctx.stop();
             }

@@ -5,6 +5,7 @@
 //! can be stored before the INVITE leaves (restart safety).
 
 use super::message::{build_request, Inbound, Method, Outbound, ParseError};
+use super::transport::Protocol;
 
 /// Identifiers of an attempt, stored before its INVITE is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +62,11 @@ pub struct Leg {
     /// value), one per realm, so a proxy's Proxy-Authorization and the far
     /// end's Authorization travel together (RFC 3261 22.2, 22.3).
     pub credentials: Vec<(String, String, String)>,
+    /// The transport of the hop to the trunk, written in Via (RFC 3261
+    /// 18.1.1) and Contact.
+    transport: Protocol,
+    /// The trunk's URI is `sips:`: so is the Contact (RFC 3261 8.1.1.8).
+    secure: bool,
 }
 
 impl Leg {
@@ -77,7 +83,17 @@ impl Leg {
             route_set: Vec::new(),
             local_cseq,
             credentials: Vec::new(),
+            transport: Protocol::Udp,
+            secure: false,
         }
+    }
+
+    /// Send over `transport` (UDP unless set), with a `sips:` Contact when
+    /// `secure`.
+    pub fn over(mut self, transport: Protocol, secure: bool) -> Leg {
+        self.transport = transport;
+        self.secure = secure;
+        self
     }
 
     fn from(&self) -> String {
@@ -92,11 +108,18 @@ impl Leg {
     }
 
     fn via(&self, branch: &str) -> String {
-        format!("SIP/2.0/UDP {};branch={branch};rport", self.local)
+        let transport = self.transport.via_name();
+        format!("SIP/2.0/{transport} {};branch={branch};rport", self.local)
     }
 
-    fn contact(&self) -> String {
-        format!("<sip:outdial@{}>", self.local)
+    /// Our Contact: where the far end sends requests in the dialog, over
+    /// the same transport (RFC 3261 8.1.1.8, 19.1.4 `transport` parameter).
+    pub fn contact(&self) -> String {
+        match (self.secure, self.transport) {
+            (true, _) => format!("<sips:outdial@{}>", self.local),
+            (false, Protocol::Udp) => format!("<sip:outdial@{}>", self.local),
+            (false, t) => format!("<sip:outdial@{};transport={t}>", self.local),
+        }
     }
 
     fn base(&self, method: Method, uri: String, branch: &str, to: String, cseq: u32) -> Outbound {
@@ -328,6 +351,38 @@ Record-Route: <sip:p1;lr>\r\nRecord-Route: <sip:p2;lr>\r\nContent-Length: 0\r\n\
         );
         let inv = parse(text.as_bytes()).unwrap();
         assert_eq!((inv.cseq, inv.cseq_method), (4, Method::Invite));
+    }
+
+    #[test]
+    fn via_and_contact_name_the_transport() {
+        let text = |l: Leg| String::from_utf8(l.invite("v=0\r\n").unwrap()).unwrap();
+        let udp = text(leg());
+        assert!(udp.contains("Via: SIP/2.0/UDP 127.0.0.1:5060;"), "{udp}");
+        assert!(
+            udp.contains("Contact: <sip:outdial@127.0.0.1:5060>\r\n"),
+            "{udp}"
+        );
+        let tcp = text(leg().over(Protocol::Tcp, false));
+        assert!(tcp.contains("Via: SIP/2.0/TCP 127.0.0.1:5060;"), "{tcp}");
+        assert!(
+            tcp.contains("Contact: <sip:outdial@127.0.0.1:5060;transport=tcp>"),
+            "{tcp}"
+        );
+        let tls = text(leg().over(Protocol::Tls, false));
+        assert!(tls.contains("Via: SIP/2.0/TLS 127.0.0.1:5060;"), "{tls}");
+        assert!(tls.contains(";transport=tls>"), "{tls}");
+        let sips = text(leg().over(Protocol::Tls, true));
+        assert!(
+            sips.contains("Contact: <sips:outdial@127.0.0.1:5060>"),
+            "{sips}"
+        );
+        let mut l = leg().over(Protocol::Tcp, false);
+        l.on_2xx(&ok_2xx());
+        let bye = String::from_utf8(l.bye().unwrap().0).unwrap();
+        assert!(
+            bye.contains("Via: SIP/2.0/TCP "),
+            "in-dialog requests too: {bye}"
+        );
     }
 
     #[test]

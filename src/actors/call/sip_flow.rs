@@ -7,8 +7,8 @@ use crate::domain::{CallStatus, Cause};
 use crate::sip::message::{build_response, Inbound, Method, ResponseTo, Start};
 use crate::sip::sdp;
 use crate::sip::transaction::{Action, InviteClient, NonInviteClient};
+use crate::sip::transport::{Owner, Remote};
 use actix::prelude::*;
-use std::net::SocketAddr;
 
 impl CallActor {
     /// Register for the Call-ID, start the INVITE transaction and the ring
@@ -19,7 +19,7 @@ impl CallActor {
         self.offer = sdp::offer(ip, 4000, rand::random::<u32>().into());
         self.services
             .transport
-            .register(&self.leg.ids.call_id, ctx.address().recipient());
+            .register(&self.leg.ids.call_id, Owner::of(ctx.address()));
         let now = self.services.clock.instant();
         self.phase = Phase::Calling;
         self.ring_deadline = Some(now + secs(self.plan.agent.ring_timeout_seconds));
@@ -51,7 +51,8 @@ impl CallActor {
             }
         };
         let now = self.services.clock.instant();
-        let (tx, actions) = InviteClient::new(self.plan.trunk.timers, false, now);
+        let (tx, actions) =
+            InviteClient::new(self.plan.trunk.timers, self.plan.trunk.reliable(), now);
         self.invite = Some(tx);
         self.on_invite_actions(actions, None, ctx);
         self.rearm(ctx);
@@ -86,12 +87,17 @@ impl CallActor {
                         ctx,
                     );
                 }
+                // RFC 3261 8.1.3.1: a transport error counts as a 503.
                 Action::TransportFailed => {
+                    let reason = match &self.transport_failure {
+                        Some(why) => format!("Transport failed: {why}"),
+                        None => "Transport failed".into(),
+                    };
                     self.finish(
                         CallStatus::Failed,
                         Cause::NetworkError,
                         Some(503),
-                        "Transport failed".into(),
+                        reason,
                         ctx,
                     );
                 }
@@ -190,9 +196,34 @@ impl CallActor {
         let now = self.services.clock.instant();
         let timers = self.plan.trunk.timers;
         self.cancel_guard = Some(now + timers.t1 * 64);
-        let (tx, actions) = NonInviteClient::new(timers, false, now);
+        let (tx, actions) = NonInviteClient::new(timers, self.plan.trunk.reliable(), now);
         self.cancel = Some(tx);
         self.on_cancel_actions(actions);
+    }
+
+    /// The transport reported an error for this call: every live
+    /// transaction hears of it and says what follows (Figure 5 and 6 of
+    /// RFC 3261: only a transaction that is still sending fails).
+    pub(super) fn on_transport_error(&mut self, ctx: &mut Context<Self>) {
+        let now = self.services.clock.instant();
+        if let Some(tx) = self.invite.as_mut() {
+            let actions = tx.on_transport_error(now);
+            self.on_invite_actions(actions, None, ctx);
+        }
+        if let Some(tx) = self.cancel.as_mut() {
+            // The CANCEL cannot be delivered: stop waiting for the 487 now
+            // rather than when the CANCEL's guard runs out.
+            if tx
+                .on_transport_error(now)
+                .contains(&Action::TransportFailed)
+            {
+                self.cancel_guard = self.cancel_guard.map(|_| now);
+            }
+        }
+        if let Some((tx, _)) = self.bye.as_mut() {
+            let actions = tx.on_transport_error(now);
+            self.on_bye_actions(actions, ctx);
+        }
     }
 
     pub(super) fn on_cancel_actions(&mut self, actions: Vec<Action>) {
@@ -223,7 +254,8 @@ impl CallActor {
         match self.leg.bye() {
             Ok((bytes, _branch)) => {
                 let now = self.services.clock.instant();
-                let (tx, actions) = NonInviteClient::new(self.plan.trunk.timers, false, now);
+                let (tx, actions) =
+                    NonInviteClient::new(self.plan.trunk.timers, self.plan.trunk.reliable(), now);
                 self.bye = Some((tx, bytes));
                 self.on_bye_actions(actions, ctx);
             }
@@ -263,7 +295,7 @@ impl CallActor {
         &mut self,
         req: Inbound,
         method: Method,
-        from: SocketAddr,
+        from: Remote,
         ctx: &mut Context<Self>,
     ) {
         let respond = |act: &Self, code: u16, reason: &str| {
@@ -272,10 +304,10 @@ impl CallActor {
                 code,
                 reason,
                 to_tag: None,
-                contact: Some(format!("<sip:outdial@{}>", act.leg.local)),
+                contact: Some(act.leg.contact()),
                 body: None,
             });
-            act.services.transport.send(bytes, from);
+            act.services.transport.send(&req.call_id, bytes, &from);
         };
         // RFC 3261 12.2.2: a request whose tags match no dialog of ours
         // gets 481 (our tag is its To tag, the callee's its From tag).
