@@ -27,7 +27,7 @@ if ! command -v sipp >/dev/null 2>&1; then
 fi
 # The TLS trunk test uses Kamailio (with its TLS module) as the carrier,
 # since Debian's SIPp has no TLS.
-if ! command -v kamailio >/dev/null 2>&1 || [ ! -f /usr/lib/x86_64-linux-gnu/kamailio/modules/tls.so ] &&
+if ! command -v kamailio >/dev/null 2>&1 ||
     ! ls /usr/lib/*/kamailio/modules/tls.so >/dev/null 2>&1; then
     echo "== installing Kamailio (Debian packages kamailio, kamailio-tls-modules)"
     as_root apt-get update
