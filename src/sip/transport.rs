@@ -261,8 +261,16 @@ impl Transport {
         let socket = UdpSocket::from_std(s.into())?;
         let bound = socket.local_addr()?;
         // TCP on the port UDP got (they differ only when `listen` asks for
-        // port 0).
-        let listener = stream::listen(bound)?;
+        // port 0). Only requests a callee sends on a new connection need
+        // it: without it calls over TCP and TLS still work, on the
+        // connections the engine opens.
+        let listener = match stream::listen(bound) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!(addr = %bound, error = %e, "cannot listen for SIP over TCP; only connections the engine opens carry TCP");
+                None
+            }
+        };
         Ok(Transport {
             socket: Arc::new(socket),
             advertised: public.unwrap_or(bound).to_string(),
@@ -472,3 +480,6 @@ impl Transport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -93,12 +93,12 @@ pub(super) fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener>
 }
 
 impl Streams {
-    pub(super) fn new(listener: std::net::TcpListener) -> Streams {
+    pub(super) fn new(listener: Option<std::net::TcpListener>) -> Streams {
         Streams {
             conns: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             inbound: AtomicUsize::new(0),
-            listener: Mutex::new(Some(listener)),
+            listener: Mutex::new(listener),
         }
     }
 
