@@ -3,7 +3,6 @@
 //! reported to the calls that used a connection.
 
 use super::*;
-use actix::prelude::*;
 use std::io::{Read, Write};
 use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
