@@ -97,6 +97,9 @@ max_concurrent_calls = 100000
 caller_id = "+15550100000"
 trunk = "sipp"
 max_call_duration_seconds = $HOLD
+# The run must not depend on the hour it starts at (the default window is
+# the recipients' 8:00-21:00).
+calling_window = "always"
 TOML
 # A key for this run only; the driver sends it as a Bearer token.
 OUTDIAL_API_KEY="od_load_$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
