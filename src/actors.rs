@@ -7,10 +7,13 @@
 //! - [`call::CallActor`]: one per attempt; runs the SIP transactions and
 //!   records the outcome.
 //! - [`hangup::Hangup`]: ends an attempt left in flight by a previous run.
+//! - [`keepalive::Keepalive`]: OPTIONS to every trunk host, feeding the
+//!   hosts' health.
 
 pub mod agent;
 pub mod call;
 pub mod hangup;
+pub mod keepalive;
 pub mod scheduler;
 
 use crate::clock::SharedClock;
@@ -42,6 +45,8 @@ pub struct Trunk {
     pub timers: Timers,
     /// Digest username and password, when the carrier challenges.
     pub credentials: Option<(String, Secret)>,
+    /// Number format, caller-ID headers and extra headers of its INVITEs.
+    pub identity: crate::trunks::identity::Identity,
 }
 
 impl Trunk {
@@ -59,6 +64,9 @@ pub struct Services {
     pub clock: SharedClock,
     pub transport: Transport,
     pub trunks: Arc<HashMap<String, Trunk>>,
+    /// Every trunk's hosts and their health: where INVITEs go, in
+    /// failover order.
+    pub hosts: crate::trunks::Registry,
     /// The do-not-call lists, checked again when a call is popped to dial.
     /// A std RwLock: never held across an await.
     pub dnc: Arc<RwLock<DncList>>,

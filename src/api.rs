@@ -13,6 +13,7 @@ pub mod input;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
+pub mod trunks;
 pub mod webhooks;
 
 use crate::actors::scheduler::Scheduler;
@@ -56,6 +57,10 @@ pub struct AppState {
     pub sip_stats: Arc<TransportStats>,
     /// Webhook policy, counters, and the dispatcher's wake-up.
     pub webhooks: crate::webhooks::Webhooks,
+    /// Trunk hosts and their health, for `/api/v1/trunks` and metrics.
+    pub hosts: crate::trunks::Registry,
+    /// Requests refused or dropped from untrusted sources, for metrics.
+    pub sources: Arc<crate::trunks::sources::SourceGate>,
 }
 
 impl AppState {
@@ -84,7 +89,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/metrics")
                 .wrap(from_fn(access::metrics_key))
                 .route(web::get().to(metrics::render))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(web::to(not_allowed("GET".into()))),
         )
         .service(
             web::scope("/api/v1")
@@ -129,6 +134,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
         calls::routes(),
         events::routes(),
         dnc::routes(),
+        trunks::routes(),
         webhooks::routes(),
         openapi::routes(),
     ]
@@ -140,18 +146,23 @@ pub fn api_routes() -> Vec<ApiRoute> {
 /// One resource per path, in first-seen order, each answering 405 to the
 /// methods it does not serve.
 fn register(cfg: &mut web::ServiceConfig, routes: Vec<ApiRoute>) {
-    let mut paths: Vec<(&'static str, Vec<actix_web::Route>)> = Vec::new();
+    type Served = (&'static str, Vec<actix_web::Route>, Vec<Method>);
+    let mut paths: Vec<Served> = Vec::new();
     for r in routes {
-        match paths.iter_mut().find(|(p, _)| *p == r.path) {
-            Some((_, list)) => list.push(r.route),
-            None => paths.push((r.path, vec![r.route])),
+        match paths.iter_mut().find(|(p, _, _)| *p == r.path) {
+            Some((_, list, methods)) => {
+                list.push(r.route);
+                methods.push(r.method);
+            }
+            None => paths.push((r.path, vec![r.route], vec![r.method])),
         }
     }
-    for (path, list) in paths {
+    for (path, list, methods) in paths {
+        let allow = allow_header(methods.iter());
         let resource = list
             .into_iter()
             .fold(web::resource(path), |res, route| res.route(route));
-        cfg.service(resource.default_service(web::to(method_not_allowed)));
+        cfg.service(resource.default_service(web::to(not_allowed(allow))));
     }
 }
 
@@ -171,6 +182,38 @@ pub async fn method_not_allowed(req: actix_web::HttpRequest) -> HttpResponse {
         format!("{} is not allowed on {}", req.method(), req.path()),
     )
     .error_response()
+}
+
+/// The Allow value for these methods, in order, without repeats.
+fn allow_header<'a>(methods: impl Iterator<Item = &'a Method>) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for m in methods {
+        if !names.contains(&m.as_str()) {
+            names.push(m.as_str());
+        }
+    }
+    names.join(", ")
+}
+
+/// The 405 handler for a resource serving `allow` (RFC 9110 15.5.6: a 405
+/// "MUST generate an Allow header field").
+fn not_allowed(
+    allow: String,
+) -> impl Fn(
+    actix_web::HttpRequest,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = HttpResponse>>>
+       + Clone
+       + 'static {
+    move |req| {
+        let allow = allow.clone();
+        Box::pin(async move {
+            let mut res = method_not_allowed(req).await;
+            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&allow) {
+                res.headers_mut().insert(actix_web::http::header::ALLOW, v);
+            }
+            res
+        })
+    }
 }
 
 /// Errors raised by actix-web itself before a handler runs (a body over the

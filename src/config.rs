@@ -18,6 +18,9 @@ use std::path::Path;
 mod api_keys;
 pub use api_keys::{ApiKeyConfig, ENV_KEY as API_KEY_ENV};
 
+pub mod trunks;
+pub use trunks::{CallerIdHeader, NumberFormat, Privacy, UntrustedRequests};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -100,6 +103,10 @@ pub struct SipConfig {
     /// (behind NAT); defaults to `listen`.
     #[serde(default)]
     pub public_addr: Option<SocketAddr>,
+    /// Requests from addresses that are no trunk's host (nor in a trunk's
+    /// `trusted_sources`): `"drop"` (default) or `"refuse"` (403).
+    #[serde(default)]
+    pub untrusted_requests: UntrustedRequests,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -159,8 +166,9 @@ impl Default for SchedulerConfig {
 #[serde(deny_unknown_fields)]
 pub struct TrunkConfig {
     pub name: String,
-    /// `sip:host:port` of the carrier's SIP edge (`;transport=tcp|tls` or
-    /// a `sips:` URI choose the transport too).
+    /// `sip:host:port` of the carrier's SIP edge (or `hosts` for several);
+    /// `;transport=tcp|tls` or a `sips:` URI choose the transport too.
+    #[serde(default)]
     pub uri: String,
     /// `udp` (the default), `tcp` or `tls`: the transport to the trunk.
     #[serde(default)]
@@ -192,6 +200,39 @@ pub struct TrunkConfig {
     pub t2_ms: u64,
     #[serde(default = "default_t4")]
     pub t4_ms: u64,
+    /// The carrier profile this trunk's missing keys come from
+    /// (`config/trunks/<name>.toml`: twilio, telnyx, generic).
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Several `sip:host:port` edges, tried in order: an attempt fails
+    /// over to the next healthy one on 503, timeout or transport failure.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// `"+e164"` (default) or `"e164"` in the Request-URI's user part.
+    #[serde(default)]
+    pub number_format: NumberFormat,
+    /// `"from"` (default) or `"p-asserted-identity"` for the caller ID.
+    #[serde(default)]
+    pub caller_id_header: CallerIdHeader,
+    /// `"id"`: ask the carrier to withhold the caller ID (RFC 3323).
+    #[serde(default)]
+    pub privacy: Privacy,
+    /// Headers added to every INVITE, e.g. `{ "X-Account" = "42" }`.
+    #[serde(default)]
+    pub extra_headers: trunks::ExtraHeaders,
+    /// OPTIONS keepalive to each host every so many seconds; 0: off.
+    #[serde(default)]
+    pub options_interval_seconds: u64,
+    /// Failed OPTIONS in a row that mark a host down, and answered ones
+    /// that mark it up again.
+    #[serde(default = "trunks::default_down_after")]
+    pub options_down_after: u32,
+    #[serde(default = "trunks::default_up_after")]
+    pub options_up_after: u32,
+    /// More addresses (`203.0.113.7`, `198.51.100.0/24`) allowed to send
+    /// requests, besides the hosts' own addresses.
+    #[serde(default)]
+    pub trusted_sources: Vec<String>,
 }
 
 fn default_t1() -> u64 {
@@ -321,67 +362,125 @@ impl TrunkTarget {
     pub fn request_uri(&self, endpoint: &crate::domain::endpoint::Endpoint) -> String {
         use crate::domain::endpoint::Endpoint;
         match endpoint {
-            Endpoint::Phone(n) if self.secure => format!("sips:{n}@{}", self.host_port),
-            Endpoint::Phone(n) if self.protocol != Protocol::Udp => {
-                format!("sip:{n}@{};transport={}", self.host_port, self.protocol)
-            }
+            Endpoint::Phone(n) => with_transport(
+                endpoint,
+                format!("sip:{n}@{}", self.host_port),
+                self.protocol,
+                self.secure,
+            ),
             other => other.request_uri(&self.host_port),
         }
     }
 }
 
+/// A phone number's Request-URI (`sip:user@host`) made to name the hop's
+/// transport: `sips:` for a `sips:` host, `;transport=` for TCP and TLS
+/// over `sip:` (RFC 3261 19.1.1). A SIP URI given as the endpoint is used
+/// as it is.
+pub fn with_transport(
+    endpoint: &crate::domain::endpoint::Endpoint,
+    uri: String,
+    protocol: Protocol,
+    secure: bool,
+) -> String {
+    if !matches!(endpoint, crate::domain::endpoint::Endpoint::Phone(_)) {
+        return uri;
+    }
+    match uri.strip_prefix("sip:") {
+        Some(rest) if secure => format!("sips:{rest}"),
+        Some(_) if protocol != Protocol::Udp => format!("{uri};transport={protocol}"),
+        _ => uri,
+    }
+}
+
+/// `host:port` of a `sip:` or `sips:` URI (`sip:host[:port][;params]`),
+/// as written.
+pub(crate) fn parse_sip_uri(uri: &str) -> Result<String, String> {
+    let rest = uri
+        .strip_prefix("sips:")
+        .or_else(|| uri.strip_prefix("sip:"))
+        .ok_or_else(|| format!("{uri:?} must start with sip: or sips:"))?;
+    let rest = rest.split(';').next().unwrap_or("");
+    let host_port = rest.rsplit('@').next().unwrap_or("").to_string();
+    if host_port.is_empty() {
+        return Err(format!("{uri:?} has no host"));
+    }
+    Ok(host_port)
+}
+
+/// `host:port` with `default_port` added when it names no port.
+pub fn with_port(host_port: &str, default_port: u16) -> String {
+    let has_port = match host_port.rfind(']') {
+        Some(end) => host_port[end..].contains(':'),
+        None => host_port.contains(':'),
+    };
+    if has_port {
+        host_port.to_string()
+    } else {
+        format!("{host_port}:{default_port}")
+    }
+}
+
+/// The host of `host:port` alone, without IPv6 brackets: the TLS server
+/// name (SNI, certificate check).
+pub fn host_name(host_port: &str) -> String {
+    let has_port = with_port(host_port, 0) == host_port;
+    let host = if has_port {
+        host_port.rsplit_once(':').map_or(host_port, |(h, _)| h)
+    } else {
+        host_port
+    };
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string()
+}
+
+/// Every address `host_port` resolves to (`default_port` when none is
+/// given: 5060, or 5061 for TLS).
+pub fn resolve(host_port: &str, default_port: u16) -> Result<Vec<SocketAddr>, String> {
+    let with_port = with_port(host_port, default_port);
+    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&with_port)
+        .map_err(|e| format!("cannot resolve {with_port}: {e}"))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(format!("{with_port} resolves to no address"));
+    }
+    Ok(addrs)
+}
+
 impl TrunkConfig {
-    /// Resolve `uri` (`sip:host[:port]` or `sips:`, default port 5060, or
-    /// 5061 for TLS) to an address.
+    /// The first host, resolved (`sip:host[:port]` or `sips:`, default
+    /// port 5060, or 5061 for TLS).
     pub fn target(&self) -> Result<TrunkTarget, String> {
-        let (secure, rest) = match self.uri.strip_prefix("sips:") {
-            Some(rest) => (true, rest),
-            None => (
-                false,
-                self.uri
-                    .strip_prefix("sip:")
-                    .ok_or_else(|| format!("{:?} must start with sip: or sips:", self.uri))?,
-            ),
-        };
-        let protocol = self.protocol().map_err(|(_, reason)| reason)?;
-        let rest = rest.split(';').next().unwrap_or("");
-        let host_port = rest.rsplit('@').next().unwrap_or("").to_string();
-        if host_port.is_empty() {
-            return Err(format!("{:?} has no host", self.uri));
-        }
-        let has_port = match host_port.rfind(']') {
-            Some(end) => host_port[end..].contains(':'),
-            None => host_port.contains(':'),
-        };
-        let (host, with_port) = if has_port {
-            let (h, _) = host_port.rsplit_once(':').unwrap_or((&host_port, ""));
-            (h.to_string(), host_port.clone())
-        } else {
-            let port = protocol.default_port();
-            (host_port.clone(), format!("{host_port}:{port}"))
-        };
-        let addr = std::net::ToSocketAddrs::to_socket_addrs(&with_port)
-            .map_err(|e| format!("cannot resolve {with_port}: {e}"))?
-            .next()
-            .ok_or_else(|| format!("{with_port} resolves to no address"))?;
+        self.host_target(self.host_uris()[0])
+    }
+
+    /// One host of this trunk, resolved, with its transport.
+    pub fn host_target(&self, uri: &str) -> Result<TrunkTarget, String> {
+        let protocol = self.host_protocol(uri).map_err(|(_, reason)| reason)?;
+        let host_port = parse_sip_uri(uri)?;
+        let addr = resolve(&host_port, protocol.default_port())?[0];
         Ok(TrunkTarget {
+            host: host_name(&host_port),
             host_port,
             addr,
-            host: host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_string(),
             protocol,
-            secure,
+            secure: uri.starts_with("sips:"),
         })
     }
 
-    /// The transport: the `transport` key, else the uri's `;transport=`
-    /// parameter or `sips:` scheme (TLS), else UDP. An error names the key
-    /// to blame (`transport` or `uri`) and why.
+    /// The transport of the first host (see `host_protocol`).
     pub fn protocol(&self) -> Result<Protocol, (&'static str, String)> {
-        let secure = self.uri.starts_with("sips:");
-        let param = self.uri.split(';').skip(1).find_map(|p| {
+        self.host_protocol(self.host_uris()[0])
+    }
+
+    /// The transport to the host `uri`: the `transport` key, else the
+    /// uri's `;transport=` parameter or `sips:` scheme (TLS), else UDP. An
+    /// error names the key to blame (`transport`, or `uri` for the host's
+    /// URI) and why.
+    pub fn host_protocol(&self, uri: &str) -> Result<Protocol, (&'static str, String)> {
+        let secure = uri.starts_with("sips:");
+        let param = uri.split(';').skip(1).find_map(|p| {
             let (k, v) = p.split_once('=')?;
             k.trim().eq_ignore_ascii_case("transport").then(|| v.trim())
         });
@@ -389,7 +488,7 @@ impl TrunkConfig {
             None => None,
             Some(p) => Some(
                 Protocol::parse(p)
-                    .ok_or_else(|| ("uri", format!("unknown transport {p:?} in {:?}", self.uri)))?,
+                    .ok_or_else(|| ("uri", format!("unknown transport {p:?} in {uri:?}")))?,
             ),
         };
         // RFC 3261 26.2.2: sips: means TLS on every hop; `transport=tcp`
@@ -411,15 +510,15 @@ impl TrunkConfig {
         match (key, from_uri) {
             (Some(k), Some(u)) if k != u => Err((
                 "transport",
-                format!("{k} contradicts the uri {:?}, which means {u}", self.uri),
+                format!("{k} contradicts the uri {uri:?}, which means {u}"),
             )),
             (Some(p), _) | (None, Some(p)) => Ok(p),
             (None, None) => Ok(Protocol::Udp),
         }
     }
 
-    /// The TLS client for this trunk (server name from the uri, the system
-    /// roots plus `tls_ca_file`); an error names the key.
+    /// The TLS client for one host of this trunk (server name from its
+    /// URI, the system roots plus `tls_ca_file`); an error names the key.
     pub fn tls_client(
         &self,
         target: &TrunkTarget,
@@ -428,6 +527,15 @@ impl TrunkConfig {
             tls::TlsSetupError::ServerName { .. } => ("uri", e.to_string()),
             other => ("tls_ca_file", other.to_string()),
         })
+    }
+
+    /// The trunk's host URIs in failover order: `hosts`, or `uri` alone.
+    pub fn host_uris(&self) -> Vec<&str> {
+        if self.hosts.is_empty() {
+            vec![self.uri.as_str()]
+        } else {
+            self.hosts.iter().map(String::as_str).collect()
+        }
     }
 }
 
@@ -517,6 +625,7 @@ impl Config {
                 }
             }
         }
+        trunks::apply_profiles(&mut value)?;
         let mut config: Config = value
             .try_into()
             .map_err(|e: toml::de::Error| parse_err(e.to_string()))?;
@@ -544,16 +653,29 @@ impl Config {
                     "must be non-empty and unique",
                 ));
             }
-            let protocol = t
-                .protocol()
-                .map_err(|(key, r)| invalid(format!("trunks[{i}].{key}"), r))?;
-            let target = t
-                .target()
-                .map_err(|r| invalid(format!("trunks[{i}].uri"), r))?;
-            if protocol == Protocol::Tls {
-                t.tls_client(&target)
-                    .map_err(|(key, r)| invalid(format!("trunks[{i}].{key}"), r))?;
-            } else if t.tls_ca_file.is_some() {
+            trunks::validate(i, t)?;
+            let mut any_tls = false;
+            for (j, uri) in t.host_uris().into_iter().enumerate() {
+                let uri_key = if t.hosts.is_empty() {
+                    "uri".to_string()
+                } else {
+                    format!("hosts[{j}]")
+                };
+                let name = |key: &str| {
+                    let key = if key == "uri" { uri_key.as_str() } else { key };
+                    format!("trunks[{i}].{key}")
+                };
+                let protocol = t
+                    .host_protocol(uri)
+                    .map_err(|(key, r)| invalid(name(key), r))?;
+                let target = t.host_target(uri).map_err(|r| invalid(name("uri"), r))?;
+                if protocol == Protocol::Tls {
+                    any_tls = true;
+                    t.tls_client(&target)
+                        .map_err(|(key, r)| invalid(name(key), r))?;
+                }
+            }
+            if !any_tls && t.tls_ca_file.is_some() {
                 return Err(invalid(
                     format!("trunks[{i}].tls_ca_file"),
                     "is only used with transport = \"tls\"",

@@ -95,6 +95,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
                 t4: Duration::from_millis(t.t4_ms),
             };
             let credentials = t.username.clone().zip(t.password.clone());
+            let identity = crate::trunks::identity::Identity::from_config(t);
             Some((
                 t.name.clone(),
                 Trunk {
@@ -105,10 +106,18 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
                     cps: t.cps,
                     timers,
                     credentials,
+                    identity,
                 },
             ))
         })
         .collect();
+    let local = transport
+        .local_addr()
+        .map_err(bind_err("SIP", config.sip.listen))?;
+    let hosts = crate::trunks::Registry::from_config(&config.trunks, local);
+    transport
+        .sources
+        .set(hosts.source_policy(config.sip.untrusted_requests));
     let bus = EventBus::new(65_536);
     let mut dnc = DncList::new();
     for (number, scope) in store.dnc_entries().await? {
@@ -121,10 +130,22 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         clock: clock.clone(),
         transport: transport.clone(),
         trunks: Arc::new(trunks),
+        hosts: hosts.clone(),
         dnc: dnc.clone(),
         stopping: Arc::default(),
     };
     let scheduler = Scheduler::new(services.clone(), config.scheduler.paused).start();
+    let timers = services
+        .trunks
+        .iter()
+        .map(|(name, t)| (name.clone(), t.timers))
+        .collect();
+    crate::actors::keepalive::Keepalive::new(
+        services.clone(),
+        &timers,
+        config.sip.untrusted_requests,
+    )
+    .start();
 
     for agent in config.agents() {
         store.put_agent(&agent).await?;
@@ -172,6 +193,8 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         dnc_writes: Arc::default(),
         recent: Arc::new(Mutex::new(recent)),
         sip_stats: transport.stats.clone(),
+        hosts: services.hosts.clone(),
+        sources: transport.sources.clone(),
         trunk_names: Arc::new(
             config
                 .trunks
@@ -389,16 +412,27 @@ async fn end_interrupted(
             branch: attempt.branch.clone(),
             cseq: attempt.cseq,
         };
+        // The host that has the INVITE: a failover may have moved it.
+        let addr = attempt.host.as_deref().and_then(|h| h.parse().ok());
+        let (target, secure) = match addr {
+            Some(addr) => match services.hosts.host_at(&attempt.trunk, addr) {
+                Some(h) => (h.remote, h.secure),
+                None => (trunk.remote.at(addr), trunk.target.secure),
+            },
+            None => (trunk.remote.clone(), trunk.target.secure),
+        };
         let mut leg = Leg::new(
             ids,
             services.transport.advertised().to_string(),
             agent.caller_id.clone(),
             attempt.request_uri.clone(),
         )
-        .over(trunk.remote.protocol, trunk.target.secure);
+        .over(target.protocol, secure);
         leg.to_tag = attempt.to_tag.clone();
         leg.remote_target = attempt.remote_target.clone();
-        Hangup::new(services.clone(), leg, trunk.remote.clone(), trunk.timers).start();
+        leg.route_set = attempt.route_set.clone();
+        leg.anonymous_from = trunk.identity.anonymous_from();
+        Hangup::new(services.clone(), leg, target, trunk.timers).start();
     }
     attempt.ended_at = Some(now);
     attempt.cause = Some(Cause::Interrupted);

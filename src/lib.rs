@@ -15,6 +15,8 @@
 //!   against a simulated carrier, for capacity planning.
 //! - [`webhooks`]: signed, at-least-once delivery of call events to
 //!   agents' webhooks, from a durable outbox.
+//! - [`trunks`]: trunk hosts and their health (OPTIONS keepalive),
+//!   failover order, caller-ID headers, trusted request sources.
 //! - [`config`], [`clock`]: configuration and the only reader of real time.
 
 pub mod actors;
@@ -30,4 +32,5 @@ pub mod scheduler;
 pub mod sim;
 pub mod sip;
 pub mod store;
+pub mod trunks;
 pub mod webhooks;

@@ -2,6 +2,7 @@
 //! transactions, the UAC leg of one call, SDP, the UDP transport, and the
 //! sandbox carrier.
 
+pub mod dialog;
 pub mod digest;
 pub mod leg;
 pub mod message;

@@ -122,14 +122,27 @@ fn health_unknown_routes_and_wrong_methods() {
     }
     let r = engine.request(Method::PUT, "/api/v1/agents", Body::Json(json!({})));
     assert_problem(&r, 405, None);
+    assert_eq!(
+        r.header("allow"),
+        Some("GET, POST"),
+        "405 names what is allowed"
+    );
     let r = engine.delete("/api/v1/calls");
     assert_problem(&r, 405, None);
+    assert!(
+        r.header("allow").is_some_and(|a| a.contains("POST")),
+        "{:?}",
+        r.header("allow")
+    );
     let r = engine.request(
         Method::PUT,
         &format!("/api/v1/calls/{}", unknown_id()),
         Body::Json(json!({})),
     );
     assert_problem(&r, 405, None);
+    assert!(r.header("allow").is_some_and(|a| a.contains("GET")));
+    let r = engine.request(Method::POST, "/metrics", Body::Json(json!({})));
+    assert_eq!(r.header("allow"), Some("GET"));
 }
 
 // ---------------------------------------------------------------- agents

@@ -4,8 +4,12 @@
 //! timeout, duration limit) on the injected clock.
 
 mod auth;
+mod failover;
+mod in_dialog;
 mod sip_flow;
 mod timers;
+
+pub use in_dialog::InfoDtmf;
 
 use super::agent::Enqueue;
 use super::{Services, Trunk};
@@ -13,16 +17,19 @@ use crate::domain::{Agent, AgentId, Attempt, CallEvent, CallId, CallStatus, Caus
 use crate::scheduler::agent_core::{AgentRules, WaitReason};
 use crate::scheduler::dwrr::TrunkSlot;
 use crate::scheduler::QueuedCall;
+use crate::sip::dialog::{SessionTimer, UasDialog};
 use crate::sip::digest::DigestClient;
 use crate::sip::leg::{Leg, LegIds};
 use crate::sip::message::{Inbound, Start};
 use crate::sip::transaction::{InviteClient, NonInviteClient};
-use crate::sip::transport::{SipIn, TransportError};
+use crate::sip::transport::{Remote, SipIn, TransportError};
 use crate::store::Change;
+use crate::trunks::HostPick;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -119,13 +126,54 @@ pub struct CallActor {
     /// The last transport error, recorded as the reason of a
     /// `network_error` outcome.
     transport_failure: Option<String>,
+    /// The trunk host the current INVITE goes to; None when every host
+    /// was down as the attempt began (nothing is sent).
+    host: Option<HostPick>,
+    /// Hosts this attempt sent an INVITE to, in order.
+    tried: Vec<std::net::SocketAddr>,
+    /// Why to send the INVITE to the next host, once the current
+    /// transaction has sent its ACK.
+    failover: Option<(String, bool)>,
+    /// ACKs of INVITE transactions left by a failover, by branch, with
+    /// the host they go to: re-sent when that host retransmits its final
+    /// response (RFC 3261 17.1.1.3).
+    retired: HashMap<String, (Vec<u8>, Remote)>,
+    /// The far end's side of the dialog (its CSeq), for its requests.
+    uas: UasDialog,
+    /// Server transactions of requests the far end sent in the dialog.
+    servers: Vec<in_dialog::ServerTx>,
+    /// Dialogs of other forks that answered 2xx: ACKed, then BYE'd.
+    forks: Vec<sip_flow::Fork>,
+    /// The To tags of the provisional responses (one early dialog each).
+    early_tags: Vec<String>,
+    /// Said in the outcome's event, e.g. that a 2xx crossed our CANCEL.
+    end_note: Option<String>,
+    /// The session timer a refresh agreed to (RFC 4028), if any.
+    session: Option<SessionTimer>,
+    /// Our session refresh (UPDATE) in flight.
+    refresh: Option<(NonInviteClient, Vec<u8>)>,
 }
 
 impl CallActor {
     pub fn new(plan: CallPlan, services: Services) -> CallActor {
         let local = services.transport.advertised().to_string();
         let ids = LegIds::random(&local);
-        let request_uri = plan.trunk.target.request_uri(&plan.call.endpoint);
+        let host = services.hosts.pick(&plan.trunk.name, &[]).ok();
+        let host_port = host.as_ref().map_or_else(
+            || plan.trunk.target.host_port.clone(),
+            |h| h.host_port.clone(),
+        );
+        let identity = &plan.trunk.identity;
+        let (protocol, secure) = host.as_ref().map_or(
+            (plan.trunk.remote.protocol, plan.trunk.target.secure),
+            |h| (h.remote.protocol, h.secure),
+        );
+        let request_uri = crate::config::with_transport(
+            &plan.call.endpoint,
+            identity.request_uri(&plan.call.endpoint, &host_port),
+            protocol,
+            secure,
+        );
         let attempt = Attempt {
             call_id: plan.call.id,
             number: plan.call.attempts + 1,
@@ -144,9 +192,13 @@ impl CallActor {
             sip_reason: None,
             cause: None,
             talk_seconds: None,
+            host: host.as_ref().map(|h| h.addr.to_string()),
+            route_set: Vec::new(),
         };
-        let leg = Leg::new(ids, local, plan.agent.caller_id.clone(), request_uri)
-            .over(plan.trunk.remote.protocol, plan.trunk.target.secure);
+        let mut leg =
+            Leg::new(ids, local, plan.agent.caller_id.clone(), request_uri).over(protocol, secure);
+        leg.invite_headers = identity.invite_headers(&plan.agent.caller_id, &host_port);
+        leg.anonymous_from = identity.anonymous_from();
         CallActor {
             zones: plan.rules.zones(&plan.call),
             plan,
@@ -178,6 +230,17 @@ impl CallActor {
             retry_after: None,
             shutting_down: false,
             transport_failure: None,
+            host,
+            tried: Vec::new(),
+            failover: None,
+            retired: HashMap::new(),
+            uas: UasDialog::default(),
+            servers: Vec::new(),
+            forks: Vec::new(),
+            early_tags: Vec::new(),
+            end_note: None,
+            session: None,
+            refresh: None,
         }
     }
 
@@ -344,7 +407,31 @@ impl CallActor {
     fn send(&self, bytes: Vec<u8>) {
         self.services
             .transport
-            .send(&self.leg.ids.call_id, bytes, &self.plan.trunk.remote);
+            .send(&self.leg.ids.call_id, bytes, &self.remote());
+    }
+
+    /// Where this attempt's requests go: the current host, over its
+    /// transport (the trunk's first host when none was picked).
+    pub(super) fn remote(&self) -> Remote {
+        self.host
+            .as_ref()
+            .map_or_else(|| self.plan.trunk.remote.clone(), |h| h.remote.clone())
+    }
+
+    /// The current host's transport is reliable (TCP, TLS): no
+    /// retransmissions, Timers D and K zero.
+    pub(super) fn reliable(&self) -> bool {
+        self.remote().protocol.is_reliable()
+    }
+
+    /// Over the current host's transport to `addr` (a dialog's next hop),
+    /// or to the host itself.
+    pub(super) fn hop(&self, addr: Option<SocketAddr>) -> Remote {
+        let remote = self.remote();
+        match addr {
+            Some(addr) => remote.at(addr),
+            None => remote,
+        }
     }
 
     /// Record the outcome once and free the slot.
@@ -381,6 +468,9 @@ impl CallActor {
             Some(c) => format!("{} ({c} {reason})", cause.as_str()),
             None => cause.as_str().to_string(),
         };
+        if let Some(note) = &self.end_note {
+            detail = format!("{detail}; {note}");
+        }
         let call = &self.plan.call;
         let counts = call.counts.after(cause);
         let mut retry = None;
@@ -442,7 +532,9 @@ impl CallActor {
     }
 
     /// Stop once no transaction needs us: a Completed INVITE transaction
-    /// (Timer D) still absorbs retransmitted final responses with an ACK.
+    /// (Timer D) still absorbs retransmitted final responses with an ACK,
+    /// a server transaction (Timer J) answers a retransmitted BYE with its
+    /// 200, and another fork's dialog waits for the answer to its BYE.
     pub(super) fn stop_if_settled(&mut self, ctx: &mut Context<Self>) {
         if self.phase != Phase::Done {
             return;
@@ -451,7 +543,7 @@ impl CallActor {
             .invite
             .as_ref()
             .is_some_and(|t| !t.is_terminated() && t.state_name() != "Accepted");
-        if !invite_busy {
+        if !invite_busy && !self.servers_busy() && !self.forks_busy() {
             ctx.stop();
         }
     }
@@ -595,7 +687,7 @@ impl Handler<TransportError> for CallActor {
     fn handle(&mut self, e: TransportError, ctx: &mut Context<Self>) {
         tracing::warn!(call = %self.plan.call.id, error = %e.failure, "SIP transport error");
         self.transport_failure = Some(e.failure.to_string());
-        self.on_transport_error(ctx);
+        self.on_transport_error(e.failure.addr(), ctx);
         if !ctx.state().stopping() {
             self.rearm(ctx);
         }

@@ -24,6 +24,9 @@ pub struct Hangup {
     request: Vec<u8>,
     /// Give up waiting for the INVITE's final answer after a CANCEL.
     give_up: Instant,
+    /// The ACK of a 2xx that crossed the CANCEL, re-sent when that 2xx is
+    /// retransmitted (RFC 3261 13.2.2.4).
+    ack_2xx: Option<Vec<u8>>,
     timer: Option<SpawnHandle>,
 }
 
@@ -40,6 +43,7 @@ impl Hangup {
             tx: None,
             request: Vec::new(),
             give_up,
+            ack_2xx: None,
             timer: None,
         }
     }
@@ -48,6 +52,16 @@ impl Hangup {
     /// to the remote target, or the Request-URI if the 2xx had no Contact).
     fn answered(&self) -> bool {
         self.leg.to_tag.is_some()
+    }
+
+    /// Where the request goes: a BYE (and the ACK of a 2xx) inside the
+    /// dialog, to its first route or remote target (RFC 3261 12.2.1.1),
+    /// the trunk when that names a host; a CANCEL where the INVITE went.
+    fn destination(&self) -> Remote {
+        match self.leg.next_hop_addr() {
+            Some(addr) if self.answered() => self.target.at(addr),
+            _ => self.target.clone(),
+        }
     }
 
     /// Start the CANCEL or BYE transaction.
@@ -79,7 +93,7 @@ impl Hangup {
                 Action::SendRequest => self.services.transport.send(
                     &self.leg.ids.call_id,
                     self.request.clone(),
-                    &self.target,
+                    &self.destination(),
                 ),
                 // A BYE answered (or never answered): the call is over.
                 Action::Deliver { code } if code >= 200 && self.answered() => ctx.stop(),
@@ -133,6 +147,13 @@ impl Actor for Hangup {
 }
 
 impl Hangup {
+    /// A message of the dialog (the ACK of a 2xx): to its next hop.
+    fn send_in_dialog(&self, bytes: Vec<u8>) {
+        self.services
+            .transport
+            .send(&self.leg.ids.call_id, bytes, &self.destination());
+    }
+
     fn send(&self, bytes: Vec<u8>) {
         self.services
             .transport
@@ -173,13 +194,21 @@ impl Handler<SipIn> for Hangup {
             }
             return;
         }
+        // A retransmission of the 2xx we ACKed: ACK it again.
+        if msg.cseq_method == Method::Invite && (200..300).contains(&code) && self.answered() {
+            if let (Some(ack), true) = (&self.ack_2xx, msg.to_tag == self.leg.to_tag) {
+                self.send_in_dialog(ack.clone());
+            }
+            return;
+        }
         // The INVITE's own final response, after our CANCEL.
         if msg.cseq_method == Method::Invite && code >= 200 && !self.answered() {
             if code < 300 {
                 // It was answered after all: ACK it, then hang up.
                 self.leg.on_2xx(&msg);
                 if let Ok(ack) = self.leg.ack_2xx() {
-                    self.send(ack);
+                    self.send_in_dialog(ack.clone());
+                    self.ack_2xx = Some(ack);
                 }
                 self.begin(ctx);
             } else {

@@ -64,6 +64,73 @@ fn render_load(out: &mut String, load: &Load) {
     }
 }
 
+/// Each trunk host's health and last OPTIONS round trip, failovers, and
+/// the requests refused or dropped from untrusted sources.
+fn render_trunks(out: &mut String, state: &AppState) {
+    let trunks = state.hosts.snapshot();
+    family(
+        out,
+        "outdial_trunk_host_up",
+        "gauge",
+        "1 while a trunk host is usable (up, or not yet judged by OPTIONS), 0 while down.",
+    );
+    for (name, t) in &trunks {
+        for h in &t.hosts {
+            let up = u8::from(h.health.usable());
+            let _ = writeln!(
+                out,
+                "outdial_trunk_host_up{{trunk=\"{name}\",host=\"{}\"}} {up}",
+                h.host_port
+            );
+        }
+    }
+    family(
+        out,
+        "outdial_trunk_host_options_rtt_seconds",
+        "gauge",
+        "Round trip of the last answered OPTIONS, by trunk host.",
+    );
+    for (name, t) in &trunks {
+        for h in &t.hosts {
+            if let Some(rtt) = h.health.last_rtt {
+                let _ = writeln!(
+                    out,
+                    "outdial_trunk_host_options_rtt_seconds{{trunk=\"{name}\",host=\"{}\"}} {}",
+                    h.host_port,
+                    rtt.as_secs_f64()
+                );
+            }
+        }
+    }
+    family(
+        out,
+        "outdial_trunk_failovers_total",
+        "counter",
+        "INVITEs sent to a trunk's next host after one failed (503, timeout, transport).",
+    );
+    for (name, t) in &trunks {
+        let _ = writeln!(
+            out,
+            "outdial_trunk_failovers_total{{trunk=\"{name}\"}} {}",
+            t.failovers
+        );
+    }
+    family(
+        out,
+        "outdial_sip_untrusted_requests_total",
+        "counter",
+        "SIP requests from addresses that are no trunk's host, by what was done.",
+    );
+    let g = &state.sources;
+    for (action, n) in [("dropped", &g.dropped), ("refused", &g.refused)] {
+        let _ = writeln!(
+            out,
+            "outdial_sip_untrusted_requests_total{{action=\"{action}\"}} {}",
+            n.load(Ordering::Relaxed)
+        );
+    }
+}
+
 pub async fn render(
     state: web::Data<AppState>,
     access: Option<web::Data<Access>>,
@@ -120,6 +187,7 @@ pub async fn render(
     }
     let load = state.scheduler.send(LoadReport).await.unwrap_or_default();
     render_load(&mut out, &load);
+    render_trunks(&mut out, &state);
     let summary = state.store.call_summary(None).await?;
     family(
         &mut out,

@@ -37,6 +37,8 @@ use utoipa::{Modify, OpenApi};
         super::dnc::add,
         super::dnc::check,
         super::dnc::remove,
+        super::trunks::list,
+        super::trunks::get,
         super::webhooks::call_log,
         super::webhooks::redeliver,
         serve,
@@ -48,6 +50,7 @@ use utoipa::{Modify, OpenApi};
         (name = "calls", description = "Schedule, read and cancel calls; the queue and statistics"),
         (name = "events", description = "Live call events"),
         (name = "dnc", description = "Do-not-call lists"),
+        (name = "trunks", description = "Trunks and their hosts' health"),
         (name = "webhooks", description = "Webhook deliveries"),
         (name = "meta", description = "This document"),
     )
@@ -478,6 +481,12 @@ pub mod doc {
         pub sip_reason: Option<String>,
         pub cause: Option<Cause>,
         pub talk_seconds: Option<f64>,
+        /// The dialog's route set, when the answer came through proxies
+        /// that Record-Route; absent otherwise.
+        pub route_set: Option<Vec<String>>,
+        /// The trunk host (`ip:port`) the last INVITE of the attempt went
+        /// to; a failover to another host changes it.
+        pub host: Option<String>,
     }
 
     /// One entry of a call's history.

@@ -163,6 +163,15 @@ pub struct Attempt {
     pub cause: Option<Cause>,
     /// Seconds between answer and hang-up.
     pub talk_seconds: Option<f64>,
+    /// The dialog's route set (RFC 3261 12.1.2), filled when the callee
+    /// answers through proxies that Record-Route.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub route_set: Vec<String>,
+    /// The trunk host (`ip:port`) the attempt's last INVITE went to: a
+    /// failover moves it. Stored before the INVITE leaves, so recovery
+    /// CANCELs the right host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// One entry of a call's history: every status change, and notable steps

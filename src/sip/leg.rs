@@ -4,8 +4,11 @@
 //! Pure: no sockets, no clock. The identifiers are chosen up front so they
 //! can be stored before the INVITE leaves (restart safety).
 
-use super::message::{build_request, Inbound, Method, Outbound, ParseError};
+use super::message::{
+    build_request, uri_of, uri_socket_addr, Inbound, Method, Outbound, ParseError,
+};
 use super::transport::Protocol;
+use std::net::SocketAddr;
 
 /// Identifiers of an attempt, stored before its INVITE is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +70,13 @@ pub struct Leg {
     transport: Protocol,
     /// The trunk's URI is `sips:`: so is the Contact (RFC 3261 8.1.1.8).
     secure: bool,
+    /// The trunk's INVITE headers (P-Asserted-Identity, Privacy, extra
+    /// headers), built by `trunks::identity` and checked by the config.
+    pub invite_headers: Vec<(String, String)>,
+    /// From hides the caller (RFC 3323 4.1.1.3) when the trunk asks for
+    /// `Privacy: id`; the caller ID then travels only in
+    /// P-Asserted-Identity.
+    pub anonymous_from: bool,
 }
 
 impl Leg {
@@ -85,6 +95,8 @@ impl Leg {
             credentials: Vec::new(),
             transport: Protocol::Udp,
             secure: false,
+            invite_headers: Vec::new(),
+            anonymous_from: false,
         }
     }
 
@@ -97,6 +109,12 @@ impl Leg {
     }
 
     fn from(&self) -> String {
+        if self.anonymous_from {
+            return format!(
+                "\"Anonymous\" <sip:anonymous@anonymous.invalid>;tag={}",
+                self.ids.from_tag
+            );
+        }
         format!(
             "<sip:{}@{}>;tag={}",
             self.caller, self.local, self.ids.from_tag
@@ -153,10 +171,8 @@ impl Leg {
                 .iter()
                 .map(|(h, _, v)| (h.clone(), v.clone())),
         );
-        o.extra.push((
-            "Allow".into(),
-            "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO".into(),
-        ));
+        o.extra.extend(self.invite_headers.iter().cloned());
+        o.extra.push(("Allow".into(), super::dialog::ALLOW.into()));
         o.body = Some(("application/sdp".into(), sdp.as_bytes().to_vec()));
         build_request(&o)
     }
@@ -188,6 +204,22 @@ impl Leg {
             .retain(|(h, r, _)| !(h == header && r == realm));
         self.credentials
             .push((header.to_string(), realm.to_string(), value));
+        &self.ids
+    }
+
+    /// Send the INVITE again to another host of the trunk (failover): a
+    /// new client transaction with the next CSeq and a new branch, the same
+    /// Call-ID and From tag, and the new host's Request-URI. Credentials
+    /// belonged to the old host's challenge and are dropped. Returns the
+    /// new identifiers to store before sending.
+    pub fn retarget(&mut self, request_uri: String) -> &LegIds {
+        self.ids.cseq += 1;
+        self.local_cseq = self.ids.cseq;
+        self.ids.branch = new_branch();
+        self.request_uri = request_uri;
+        self.final_to = None;
+        self.to_tag = None;
+        self.credentials.clear();
         &self.ids
     }
 
@@ -224,24 +256,92 @@ impl Leg {
         self.route_set = resp.record_route.iter().rev().cloned().collect();
     }
 
+    /// The remote target, or the INVITE's Request-URI when the 2xx had no
+    /// Contact.
+    fn target(&self) -> String {
+        self.remote_target
+            .clone()
+            .unwrap_or_else(|| self.request_uri.clone())
+    }
+
+    /// Whether the first route is a strict router (no `lr`, RFC 3261
+    /// 12.2.1.1).
+    fn strict_first_route(&self) -> bool {
+        self.route_set
+            .first()
+            .is_some_and(|r| !uri_of(r).split(';').any(|p| p.eq_ignore_ascii_case("lr")))
+    }
+
+    /// A request inside the dialog (RFC 3261 12.2.1.1): to the remote
+    /// target with the route set as Route headers; with a strict router
+    /// first, its URI becomes the Request-URI and the remote target the
+    /// last Route.
     fn in_dialog(&self, method: Method, branch: &str, cseq: u32) -> Outbound {
         let to = match &self.to_tag {
             Some(t) => format!("{};tag={t}", self.to_without_tag()),
             None => self.to_without_tag(),
         };
-        let target = self
-            .remote_target
-            .clone()
-            .unwrap_or_else(|| self.request_uri.clone());
-        let mut o = self.base(method, target, branch, to, cseq);
-        o.route = self.route_set.clone();
+        let (uri, route) = if self.strict_first_route() {
+            let mut route = self.route_set[1..].to_vec();
+            route.push(format!("<{}>", self.target()));
+            (uri_of(&self.route_set[0]), route)
+        } else {
+            (self.target(), self.route_set.clone())
+        };
+        let mut o = self.base(method, uri, branch, to, cseq);
+        o.route = route;
         o
+    }
+
+    /// The URI in-dialog requests are sent towards (RFC 3261 8.1.2): the
+    /// first route, or the remote target when the route set is empty.
+    pub fn next_hop(&self) -> String {
+        match self.route_set.first() {
+            Some(r) => uri_of(r),
+            None => self.target(),
+        }
+    }
+
+    /// The address of [`Leg::next_hop`] when it names an IP literal. None
+    /// for a host name: the caller sends to the trunk's address instead.
+    pub fn next_hop_addr(&self) -> Option<SocketAddr> {
+        uri_socket_addr(&self.next_hop())
+    }
+
+    /// A target refresh (re-INVITE or UPDATE, RFC 3261 12.2.2): the far
+    /// end's new Contact becomes the remote target.
+    pub fn refresh_target(&mut self, contact: String) {
+        self.remote_target = Some(contact);
+    }
+
+    /// The dialog another fork's 2xx set up (RFC 3261 13.2.2.4): the same
+    /// identifiers, with that response's tag, target and route set, so it
+    /// can be ACKed and then ended with a BYE.
+    pub fn fork(&self, resp: &Inbound) -> Leg {
+        let mut leg = self.clone();
+        leg.on_2xx(resp);
+        leg.local_cseq = leg.ids.cseq;
+        leg
     }
 
     /// ACK for a 2xx (RFC 3261 13.2.2.4): a new transaction with its own
     /// branch, the INVITE's CSeq number, sent to the remote target.
     pub fn ack_2xx(&self) -> Result<Vec<u8>, ParseError> {
         build_request(&self.in_dialog(Method::Ack, &new_branch(), self.ids.cseq))
+    }
+
+    /// A session refresh (RFC 4028 7.4 with RFC 3311): UPDATE without a
+    /// body, with the next CSeq, keeping the timer with us as refresher.
+    pub fn refresh_update(&mut self, interval: u32) -> Result<Vec<u8>, ParseError> {
+        self.local_cseq += 1;
+        let mut o = self.in_dialog(Method::Update, &new_branch(), self.local_cseq);
+        o.contact = Some(self.contact());
+        o.extra.push((
+            "Session-Expires".into(),
+            format!("{interval};refresher=uac"),
+        ));
+        o.extra.push(("Supported".into(), "timer".into()));
+        build_request(&o)
     }
 
     /// BYE (RFC 3261 15.1.1) with the next CSeq; returns its branch too.
@@ -331,6 +431,83 @@ Record-Route: <sip:p1;lr>\r\nRecord-Route: <sip:p2;lr>\r\nContent-Length: 0\r\n\
     }
 
     #[test]
+    fn in_dialog_requests_go_to_the_first_route_or_the_remote_target() {
+        let mut l = leg();
+        assert_eq!(l.next_hop(), "sip:+15551234567@127.0.0.1:5070");
+        l.on_2xx(&ok_2xx());
+        assert_eq!(l.next_hop(), "sip:p2;lr");
+        let mut resp = ok_2xx();
+        resp.record_route = vec!["<sip:10.0.0.9:5080;lr>".into()];
+        l.on_2xx(&resp);
+        assert_eq!(l.next_hop_addr(), Some("10.0.0.9:5080".parse().unwrap()));
+        resp.record_route.clear();
+        l.on_2xx(&resp);
+        assert_eq!(l.next_hop(), "sip:callee@127.0.0.1:5071");
+        assert_eq!(l.next_hop_addr(), Some("127.0.0.1:5071".parse().unwrap()));
+        l.refresh_target("sip:moved@127.0.0.1:5099".into());
+        let (bye, _) = l.bye().unwrap();
+        let bye = parse(&bye).unwrap();
+        assert_eq!(
+            bye.start,
+            Start::Request {
+                method: Method::Bye,
+                uri: "sip:moved@127.0.0.1:5099".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_refresh_is_an_update_with_the_next_cseq() {
+        let mut l = leg();
+        l.on_2xx(&ok_2xx());
+        let text = String::from_utf8(l.refresh_update(1800).unwrap()).unwrap();
+        assert!(
+            text.contains("Session-Expires: 1800;refresher=uac\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("Supported: timer\r\n"), "{text}");
+        let m = parse(text.as_bytes()).unwrap();
+        assert_eq!((m.cseq, m.cseq_method), (2, Method::Update));
+        assert_eq!(m.to_tag.as_deref(), Some("rt"));
+        let bye = parse(&l.bye().unwrap().0).unwrap();
+        assert_eq!(bye.cseq, 3);
+    }
+
+    #[test]
+    fn a_strict_router_takes_the_request_uri() {
+        let mut l = leg();
+        let mut resp = ok_2xx();
+        resp.record_route = vec!["<sip:p1>".into(), "<sip:strict@10.0.0.1>".into()];
+        l.on_2xx(&resp);
+        let text = String::from_utf8(l.bye().unwrap().0).unwrap();
+        assert!(
+            text.starts_with("BYE sip:strict@10.0.0.1 SIP/2.0\r\n"),
+            "{text}"
+        );
+        let p1 = text.find("Route: <sip:p1>").unwrap();
+        let target = text.find("Route: <sip:callee@127.0.0.1:5071>").unwrap();
+        assert!(p1 < target, "{text}");
+    }
+
+    #[test]
+    fn another_fork_gets_its_own_dialog() {
+        let mut l = leg();
+        l.on_2xx(&ok_2xx());
+        let mut other = ok_2xx();
+        other.to_tag = Some("fork2".into());
+        other.contact = Some("sip:fork2@127.0.0.1:5073".into());
+        other.record_route.clear();
+        let mut f = l.fork(&other);
+        assert_eq!(f.to_tag.as_deref(), Some("fork2"));
+        assert_eq!(l.to_tag.as_deref(), Some("rt"), "the first dialog is kept");
+        let ack = parse(&f.ack_2xx().unwrap()).unwrap();
+        assert_eq!((ack.cseq, ack.to_tag.as_deref()), (1, Some("fork2")));
+        let bye = parse(&f.bye().unwrap().0).unwrap();
+        assert_eq!(bye.cseq, 2);
+        assert_eq!(f.next_hop_addr(), Some("127.0.0.1:5073".parse().unwrap()));
+    }
+
+    #[test]
     fn credentials_for_each_realm_travel_together() {
         let mut l = leg();
         let first = l.ids.branch.clone();
@@ -383,6 +560,51 @@ Record-Route: <sip:p1;lr>\r\nRecord-Route: <sip:p2;lr>\r\nContent-Length: 0\r\n\
             bye.contains("Via: SIP/2.0/TCP "),
             "in-dialog requests too: {bye}"
         );
+    }
+
+    #[test]
+    fn trunk_headers_and_an_anonymous_from_reach_the_invite() {
+        let mut l = leg();
+        l.invite_headers = vec![
+            ("P-Asserted-Identity".into(), "<sip:+15550001111@h>".into()),
+            ("Privacy".into(), "id".into()),
+            ("X-Account".into(), "42".into()),
+        ];
+        l.anonymous_from = true;
+        let text = String::from_utf8(l.invite("v=0\r\n").unwrap()).unwrap();
+        assert!(
+            text.contains("P-Asserted-Identity: <sip:+15550001111@h>\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("Privacy: id\r\n"), "{text}");
+        assert!(text.contains("X-Account: 42\r\n"), "{text}");
+        let inv = parse(text.as_bytes()).unwrap();
+        assert!(inv.from.contains("anonymous.invalid"), "{}", inv.from);
+        assert!(!inv.from.contains("+15550001111"));
+        let cancel = parse(&l.cancel().unwrap()).unwrap();
+        assert_eq!(cancel.from, inv.from, "CANCEL's From is the INVITE's");
+    }
+
+    #[test]
+    fn a_retarget_is_a_new_transaction_to_the_new_host() {
+        let mut l = leg();
+        l.credentials
+            .push(("Authorization".into(), "r".into(), "Digest x".into()));
+        let ids = l.retarget("sip:+15551234567@127.0.0.1:5072".into()).clone();
+        assert_eq!(ids.cseq, 2);
+        assert_ne!(ids.branch, "z9hG4bKinv");
+        assert_eq!(ids.call_id, "c1@h");
+        let inv = parse(&l.invite("v=0\r\n").unwrap()).unwrap();
+        assert_eq!(inv.branch.as_deref(), Some(ids.branch.as_str()));
+        assert_eq!(
+            inv.start,
+            Start::Request {
+                method: Method::Invite,
+                uri: "sip:+15551234567@127.0.0.1:5072".into()
+            }
+        );
+        let text = String::from_utf8(l.invite("v=0\r\n").unwrap()).unwrap();
+        assert!(!text.contains("Digest x"), "{text}");
     }
 
     #[test]

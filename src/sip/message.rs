@@ -17,6 +17,8 @@ pub enum Method {
     Options,
     Info,
     Register,
+    /// RFC 3311: a session change inside a dialog, before or after answer.
+    Update,
     Other(String),
 }
 
@@ -30,6 +32,7 @@ impl Method {
             rsip::Method::Options => Method::Options,
             rsip::Method::Info => Method::Info,
             rsip::Method::Register => Method::Register,
+            rsip::Method::Update => Method::Update,
             other => Method::Other(other.to_string()),
         }
     }
@@ -43,6 +46,7 @@ impl Method {
             "OPTIONS" => Method::Options,
             "INFO" => Method::Info,
             "REGISTER" => Method::Register,
+            "UPDATE" => Method::Update,
             other => Method::Other(other.to_string()),
         }
     }
@@ -56,6 +60,7 @@ impl Method {
             Method::Options => rsip::Method::Options,
             Method::Info => rsip::Method::Info,
             Method::Register => rsip::Method::Register,
+            Method::Update => rsip::Method::Update,
             // The engine never originates other methods.
             Method::Other(_) => rsip::Method::Options,
         }
@@ -105,7 +110,25 @@ pub struct Inbound {
     pub www_authenticate: Vec<String>,
     /// Proxy-Authenticate values of a 407 (RFC 3261 22.3).
     pub proxy_authenticate: Vec<String>,
+    /// The Content-Type (or `c`) value, e.g. `application/sdp`.
+    pub content_type: Option<String>,
+    /// The option tags of Supported (or `k`), lowercased (`timer`).
+    pub supported: Vec<String>,
+    /// Headers the adapter has no field for (name as received, value),
+    /// e.g. Session-Expires (RFC 4028); read them with [`Inbound::header`].
+    pub other_headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+impl Inbound {
+    /// The first value of a header kept in `other_headers`, by any of its
+    /// names (long and compact forms), case-insensitively.
+    pub fn header(&self, names: &[&str]) -> Option<&str> {
+        self.other_headers
+            .iter()
+            .find(|(n, _)| names.iter().any(|w| n.eq_ignore_ascii_case(w)))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Why bytes were not a usable SIP message.
@@ -164,6 +187,9 @@ pub fn parse(bytes: &[u8]) -> Result<Inbound, ParseError> {
         reason_header: None,
         www_authenticate: Vec::new(),
         proxy_authenticate: Vec::new(),
+        content_type: None,
+        supported: Vec::new(),
+        other_headers: Vec::new(),
         body,
     };
     let mut cseq = None;
@@ -190,6 +216,17 @@ pub fn parse(bytes: &[u8]) -> Result<Inbound, ParseError> {
             rsip::Header::Other(name, value) if name.eq_ignore_ascii_case("Reason") => {
                 m.reason_header = Some(value.clone())
             }
+            rsip::Header::ContentType(v) => m.content_type = Some(v.value().trim().to_string()),
+            rsip::Header::Other(name, value) if name.eq_ignore_ascii_case("c") => {
+                m.content_type = Some(value.trim().to_string())
+            }
+            rsip::Header::Supported(v) => m.supported.extend(option_tags(v.value())),
+            rsip::Header::Other(name, value) if name.eq_ignore_ascii_case("k") => {
+                m.supported.extend(option_tags(value))
+            }
+            rsip::Header::Other(name, value) => m
+                .other_headers
+                .push((name.clone(), value.trim().to_string())),
             _ => {}
         }
     }
@@ -214,6 +251,14 @@ pub fn parse(bytes: &[u8]) -> Result<Inbound, ParseError> {
     m.from_tag = param(&m.from, "tag");
     m.to_tag = param(&m.to, "tag");
     Ok(m)
+}
+
+/// The tokens of an option-tag list (`timer, 100rel`), lowercased.
+fn option_tags(value: &str) -> impl Iterator<Item = String> + '_ {
+    value
+        .split(',')
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
 }
 
 fn status_line_reason(bytes: &[u8]) -> Option<String> {
@@ -266,6 +311,44 @@ pub fn param(value: &str, name: &str) -> Option<String> {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
             (k.trim().eq_ignore_ascii_case(name)).then(|| v.trim().to_string())
         })
+}
+
+/// The address a SIP URI names when its host is an IP literal: its port,
+/// or 5060 (5061 for `sips:`). None for a domain name (not resolved here)
+/// or a URI that does not parse.
+pub fn uri_socket_addr(uri: &str) -> Option<std::net::SocketAddr> {
+    let uri = uri.trim();
+    let (rest, default) = if let Some(r) = strip_prefix_ci(uri, "sips:") {
+        (r, 5061)
+    } else {
+        (strip_prefix_ci(uri, "sip:")?, 5060)
+    };
+    // hostport ends at the parameters or headers; userinfo ends at '@'.
+    let end = rest.find([';', '?']).unwrap_or(rest.len());
+    let hostport = &rest[..end];
+    let hostport = hostport.rsplit_once('@').map_or(hostport, |(_, h)| h);
+    let (host, port) = match hostport.strip_prefix('[') {
+        Some(v6) => {
+            let (host, after) = v6.split_once(']')?;
+            (host, after.strip_prefix(':'))
+        }
+        None => match hostport.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        },
+    };
+    let ip: std::net::IpAddr = host.parse().ok()?;
+    let port = match port {
+        Some(p) => p.parse().ok()?,
+        None => default,
+    };
+    Some(std::net::SocketAddr::new(ip, port))
+}
+
+fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 /// Whether a URI is one the engine can put in a Request-URI.
@@ -350,6 +433,12 @@ pub struct ResponseTo<'a> {
 }
 
 pub fn build_response(r: &ResponseTo<'_>) -> Vec<u8> {
+    build_response_with(r, &[])
+}
+
+/// [`build_response`] with extra headers (Allow, Session-Expires, ...),
+/// written before Server.
+pub fn build_response_with(r: &ResponseTo<'_>, extra: &[(String, String)]) -> Vec<u8> {
     let req = r.request;
     let mut h: Vec<rsip::Header> = req
         .vias
@@ -367,6 +456,11 @@ pub fn build_response(r: &ResponseTo<'_>) -> Vec<u8> {
     if let Some(c) = &r.contact {
         h.push(rsip::headers::Contact::new(c.clone()).into());
     }
+    h.extend(
+        extra
+            .iter()
+            .map(|(k, v)| rsip::Header::Other(k.clone(), v.clone())),
+    );
     h.push(rsip::headers::Server::new(USER_AGENT).into());
     let body = match &r.body {
         Some((ctype, body)) => {
@@ -510,6 +604,42 @@ Call-ID: c1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
             "existing To tag is kept"
         );
         assert_eq!((resp.cseq, resp.cseq_method), (2, Method::Bye));
+    }
+
+    #[test]
+    fn uri_addresses_are_read_from_ip_literals_only() {
+        let at = |u: &str| uri_socket_addr(u).map(|a| a.to_string());
+        assert_eq!(
+            at("sip:p1@10.0.0.1:5080;lr").as_deref(),
+            Some("10.0.0.1:5080")
+        );
+        assert_eq!(at("sip:10.0.0.2;lr").as_deref(), Some("10.0.0.2:5060"));
+        assert_eq!(at("sips:b@10.0.0.3").as_deref(), Some("10.0.0.3:5061"));
+        assert_eq!(at("sip:[::1]:5070").as_deref(), Some("[::1]:5070"));
+        assert_eq!(at("sip:edge.example.com;lr"), None);
+        assert_eq!(at("not a uri"), None);
+    }
+
+    #[test]
+    fn in_dialog_request_headers_are_kept() {
+        let text = "UPDATE sip:outdial@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: x\r\nCSeq: 3 UPDATE\r\n\
+Session-Expires: 1800;refresher=uac\r\nk: timer\r\nc: application/sdp\r\nContent-Length: 0\r\n\r\n";
+        let m = parse(text.as_bytes()).unwrap();
+        assert_eq!(m.cseq_method, Method::Update);
+        assert_eq!(
+            m.header(&["Session-Expires", "x"]),
+            Some("1800;refresher=uac")
+        );
+        assert_eq!(m.supported, ["timer"]);
+        assert_eq!(m.content_type.as_deref(), Some("application/sdp"));
+        assert_eq!(
+            m.start,
+            Start::Request {
+                method: Method::Update,
+                uri: "sip:outdial@127.0.0.1".into()
+            }
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! Sans-IO SIP client transactions (RFC 3261 section 17.1, as updated by
-//! RFC 6026): one machine per file, plus what they share: the timer values,
+//! Sans-IO SIP transactions (RFC 3261 section 17, as updated by RFC 6026):
+//! the client machines (17.1) and the server machines for requests the far
+//! end sends inside a dialog (17.2), one machine per file, plus what they
+//! share: the timer values,
 //! the actions they ask their user to take, and their error.
 //!
 //! The machines see status codes, never SIP bytes, and never read the clock:
@@ -9,10 +11,14 @@
 //! and carries out the returned [`Action`]s in order.
 
 pub mod invite_client;
+pub mod invite_server;
 pub mod non_invite_client;
+pub mod non_invite_server;
 
 pub use invite_client::InviteClient;
+pub use invite_server::InviteServer;
 pub use non_invite_client::NonInviteClient;
+pub use non_invite_server::NonInviteServer;
 
 use std::time::{Duration, Instant};
 
@@ -61,6 +67,22 @@ pub enum Action {
     /// Timer B / Timer F fired: the request got no final response. TU treats it as a 408 (RFC 3261 8.1.3.1).
     Timeout,
     /// The transport reported an error (RFC 3261 17.1.1.2 / 17.1.2.2).
+    TransportFailed,
+    /// The transaction is over; the TU may drop it.
+    Terminated,
+}
+
+/// What a server transaction (RFC 3261 17.2) tells its user to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerAction {
+    /// (Re)send the last response the TU passed down (the TU keeps its
+    /// bytes and sends it to the request's source, RFC 3261 18.2.2).
+    SendResponse,
+    /// No ACK came for the final response of an INVITE (Timer H, or 64*T1
+    /// of 2xx retransmissions): for a 2xx the TU should end the dialog
+    /// with a BYE (RFC 3261 13.3.1.4).
+    AckTimeout,
+    /// The transport reported an error sending a response (RFC 3261 17.2.4).
     TransportFailed,
     /// The transaction is over; the TU may drop it.
     Terminated,
@@ -128,7 +150,7 @@ fn earliest<T: Copy>(armed: &[Option<(Instant, T)>]) -> Option<Instant> {
 /// Unwraps the result of an event the machine accepts in every state it can
 /// be in when that event is raised: a transport error (legal in every
 /// state), or a timer that `due` found armed in the current state.
-fn always_legal(result: Result<Vec<Action>, TransactionError>) -> Vec<Action> {
+fn always_legal<A>(result: Result<Vec<A>, TransactionError>) -> Vec<A> {
     result.unwrap_or_else(|e| unreachable!("an always-legal event was refused: {e}"))
 }
 

@@ -18,8 +18,10 @@
 //! its transactions' `on_transport_error`.
 //!
 //! Requests that belong to no call of ours (scans, stray BYEs) never create
-//! anything: BYE and CANCEL get 481 (RFC 3261 15.1.2, 9.2), everything else
-//! is dropped and counted.
+//! anything: BYE and CANCEL get 481 (RFC 3261 15.1.2, 9.2), OPTIONS 200
+//! (a trunk checking that we are up, RFC 3261 11.2), everything else is
+//! dropped and counted. Requests from addresses that are no trunk's host
+//! are dropped or refused before that (`trunks::sources`).
 
 mod framing;
 mod stream;
@@ -132,6 +134,17 @@ impl Remote {
     }
 }
 
+impl Remote {
+    /// The same protocol (and TLS client) to another address: the next hop
+    /// of a dialog whose route set or remote target names another host.
+    pub fn at(&self, addr: SocketAddr) -> Remote {
+        Remote {
+            addr,
+            ..self.clone()
+        }
+    }
+}
+
 impl fmt::Display for Remote {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.protocol, self.addr)
@@ -191,6 +204,19 @@ pub enum TransportFailure {
     },
 }
 
+impl TransportFailure {
+    /// The remote address the failure concerns.
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            TransportFailure::Connect { addr, .. }
+            | TransportFailure::Handshake { addr, .. }
+            | TransportFailure::Closed { addr, .. }
+            | TransportFailure::Send { addr, .. }
+            | TransportFailure::NoConnection { addr, .. } => *addr,
+        }
+    }
+}
+
 /// Who receives the messages and transport errors of a Call-ID.
 #[derive(Clone)]
 pub struct Owner {
@@ -241,6 +267,9 @@ pub struct Transport {
     routes: Arc<Mutex<HashMap<String, Route>>>,
     streams: Arc<stream::Streams>,
     pub stats: Arc<TransportStats>,
+    /// Which sources may send requests (`trunks::sources`); lets all
+    /// through until the engine sets the trunks' addresses.
+    pub sources: Arc<crate::trunks::sources::SourceGate>,
 }
 
 /// Socket buffers large enough for thousands of calls per second; the
@@ -277,6 +306,7 @@ impl Transport {
             routes: Arc::new(Mutex::new(HashMap::new())),
             streams: Arc::new(stream::Streams::new(listener)),
             stats: Arc::new(TransportStats::default()),
+            sources: Arc::default(),
         })
     }
 
@@ -449,6 +479,14 @@ impl Transport {
                 return;
             }
         };
+        if let Start::Request { method, .. } = &msg.start {
+            use crate::trunks::sources::Verdict;
+            match self.sources.check(from.addr.ip(), method) {
+                Verdict::Accept => {}
+                Verdict::Drop => return,
+                Verdict::Refuse => return self.respond(&msg, 403, "Forbidden", &from),
+            }
+        }
         let owner = self
             .routes
             .lock()
@@ -461,8 +499,27 @@ impl Transport {
         }
     }
 
+    fn respond(&self, msg: &Inbound, code: u16, reason: &str, to: &Remote) {
+        let resp = build_response(&ResponseTo {
+            request: msg,
+            code,
+            reason,
+            to_tag: None,
+            contact: None,
+            body: None,
+        });
+        self.send(&msg.call_id, resp, to);
+    }
+
     fn unmatched(&self, msg: Inbound, from: Remote) {
         self.stats.unmatched.fetch_add(1, Ordering::Relaxed);
+        if let Start::Request {
+            method: Method::Options,
+            ..
+        } = msg.start
+        {
+            return self.respond(&msg, 200, "OK", &from);
+        }
         if let Start::Request {
             method: Method::Bye | Method::Cancel,
             ..

@@ -4,16 +4,41 @@
 
 use super::{secs, CallActor, Phase};
 use crate::domain::{CallStatus, Cause};
-use crate::sip::message::{build_response, Inbound, Method, ResponseTo, Start};
+use crate::sip::leg::Leg;
+use crate::sip::message::{Inbound, Method, Start};
 use crate::sip::sdp;
 use crate::sip::transaction::{Action, InviteClient, NonInviteClient};
 use crate::sip::transport::{Owner, Remote};
+use crate::trunks::failover::Failure;
 use actix::prelude::*;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// The dialog of another fork that answered 2xx after ours was chosen
+/// (RFC 3261 13.2.2.4: "the UAC core MUST generate an ACK [...] If the UAC
+/// does not want to continue with that dialog, then the UAC MUST terminate
+/// the dialog by sending a BYE request"). Its ACK is re-sent when its 2xx
+/// is retransmitted; its BYE runs in its own transaction.
+pub(super) struct Fork {
+    leg: Leg,
+    ack: Vec<u8>,
+    bye: Option<(NonInviteClient, Vec<u8>)>,
+    to: Remote,
+}
+
+impl Fork {
+    pub(super) fn has_remote_tag(&self, tag: &Option<String>) -> bool {
+        tag.is_some() && self.leg.to_tag == *tag
+    }
+}
 
 impl CallActor {
     /// Register for the Call-ID, start the INVITE transaction and the ring
     /// timer; the transaction says when to (re)send.
     pub(super) fn send_invite(&mut self, ctx: &mut Context<Self>) {
+        if self.host.is_none() {
+            return self.no_usable_host(ctx);
+        }
         let local_ip = self.services.transport.local_addr().map(|a| a.ip());
         let ip = local_ip.unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
         self.offer = sdp::offer(ip, 4000, rand::random::<u32>().into());
@@ -51,8 +76,7 @@ impl CallActor {
             }
         };
         let now = self.services.clock.instant();
-        let (tx, actions) =
-            InviteClient::new(self.plan.trunk.timers, self.plan.trunk.reliable(), now);
+        let (tx, actions) = InviteClient::new(self.plan.trunk.timers, self.reliable(), now);
         self.invite = Some(tx);
         self.on_invite_actions(actions, None, ctx);
         self.rearm(ctx);
@@ -75,6 +99,20 @@ impl CallActor {
                     if let Some(r) = resp {
                         self.on_invite_response(code, r, ctx);
                     }
+                }
+                // This host never answered or cannot be reached, and another
+                // may serve: send the INVITE there (`failover.rs`).
+                Action::Timeout if self.next_host_after(Failure::TimedOut).is_some() => {
+                    self.failover = Some(("no response (Timer B)".into(), false));
+                }
+                Action::TransportFailed
+                    if self.next_host_after(Failure::TransportFailed).is_some() =>
+                {
+                    let why = match &self.transport_failure {
+                        Some(why) => format!("a transport failure ({why})"),
+                        None => "a transport failure".into(),
+                    };
+                    self.failover = Some((why, false));
                 }
                 // Timer B runs only until a provisional response: the trunk
                 // never answered at all (RFC 3261 17.1.1.2).
@@ -109,6 +147,9 @@ impl CallActor {
         if let Some(challenge) = self.challenge.take() {
             self.answer_challenge(challenge, ctx);
         }
+        if let Some((why, acked)) = self.failover.take() {
+            self.fail_over(why, acked, ctx);
+        }
     }
 
     fn on_invite_response(&mut self, code: u16, resp: &Inbound, ctx: &mut Context<Self>) {
@@ -119,6 +160,13 @@ impl CallActor {
         match code {
             100..=199 => {
                 self.got_provisional = true;
+                // Each fork's provisional with a tag is its own early
+                // dialog (RFC 3261 12.1, 13.2.2.1).
+                if let Some(tag) = &resp.to_tag {
+                    if !self.early_tags.contains(tag) {
+                        self.early_tags.push(tag.clone());
+                    }
+                }
                 if self.cancel_owed {
                     self.cancel_owed = false;
                     self.send_cancel(ctx);
@@ -127,6 +175,11 @@ impl CallActor {
                 // recording (100 Trying only says the trunk got the INVITE).
                 if code != 100 && !self.ringing && self.phase == Phase::Calling {
                     self.ringing = true;
+                    // The ring timeout counts from the first ringing or
+                    // progress response; until then it bounds the wait
+                    // from the INVITE.
+                    let now = self.services.clock.instant();
+                    self.ring_deadline = Some(now + secs(self.plan.agent.ring_timeout_seconds));
                     let detail = Some(format!("{code} {reason}"));
                     let ev = self.event("call.ringing", CallStatus::InProgress, detail);
                     self.services
@@ -135,6 +188,17 @@ impl CallActor {
             }
             200..=299 => self.on_2xx(resp, ctx),
             401 | 407 if self.phase == Phase::Calling => self.challenge = Some(resp.clone()),
+            // The host cannot serve (no Retry-After: not a throttle) and
+            // another may: send the INVITE there once this one is ACKed.
+            503 if self
+                .next_host_after(Failure::Final {
+                    code,
+                    retry_after: resp.retry_after.is_some(),
+                })
+                .is_some() =>
+            {
+                self.failover = Some((format!("{code} {reason}"), true));
+            }
             _ => {
                 // The ACK itself is sent by the transaction (SendAck).
                 let cause = if self.phase == Phase::Canceling && code == 487 {
@@ -154,49 +218,186 @@ impl CallActor {
         }
     }
 
+    /// A 2xx to our INVITE. The first builds the dialog (RFC 3261
+    /// 12.1.2); the `call.answered` record (with the remote tag, target and
+    /// route set recovery needs for its BYE) is stored before the ACK
+    /// leaves, while the far end retransmits its 2xx. A retransmission is
+    /// ACKed again; a 2xx from another fork is ACKed and BYE'd.
     fn on_2xx(&mut self, resp: &Inbound, ctx: &mut Context<Self>) {
         if let Some(ack) = &self.ack_2xx {
-            // A retransmitted 2xx: our ACK was lost (RFC 3261 13.2.2.4).
-            self.send(ack.clone());
+            if resp.to_tag == self.leg.to_tag {
+                // A retransmitted 2xx: our ACK was lost (RFC 3261 13.2.2.4).
+                if !ack.is_empty() {
+                    self.send_in_dialog(ack.clone());
+                }
+            } else {
+                self.end_fork(resp, ctx);
+            }
             return;
         }
         self.leg.on_2xx(resp);
-        match self.leg.ack_2xx() {
-            Ok(ack) => {
-                self.send(ack.clone());
-                self.ack_2xx = Some(ack);
+        let ack = match self.leg.ack_2xx() {
+            Ok(ack) => ack,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot build ACK for 2xx");
+                Vec::new()
             }
-            Err(e) => tracing::error!(error = %e, "cannot build ACK for 2xx"),
-        }
+        };
+        self.ack_2xx = Some(ack.clone());
         let now = self.services.clock.instant();
         let wall = self.services.clock.now();
         self.answered_at = Some((now, wall));
         self.attempt.answered_at = Some(wall);
         self.attempt.to_tag = self.leg.to_tag.clone();
         self.attempt.remote_target = self.leg.remote_target.clone();
+        self.attempt.route_set = self.leg.route_set.clone();
         if let Start::Response { code, reason } = &resp.start {
             self.attempt.sip_code = Some(*code);
             self.attempt.sip_reason = Some(reason.clone());
         }
-        let ev = self.event("call.answered", CallStatus::InProgress, None);
-        self.services
-            .record_later(self.change(vec![CallStatus::InProgress], None, ev));
+        let canceled = self.phase == Phase::Canceling;
+        let detail = match (canceled, self.early_tags.len()) {
+            (true, _) => Some("the answer crossed our CANCEL: hanging up".to_string()),
+            (false, n) if n > 1 => Some(format!("answered by one of {n} forks")),
+            _ => None,
+        };
+        if canceled {
+            self.end_note = Some("answered after our CANCEL, ended with a BYE".into());
+        }
+        let ev = self.event("call.answered", CallStatus::InProgress, detail);
+        let change = self.change(vec![CallStatus::InProgress], None, ev);
         self.ring_deadline = None;
         self.cancel_guard = None;
-        if self.phase == Phase::Canceling {
-            // The 2xx crossed our CANCEL: the call was answered; end it.
-            self.hang_up(ctx);
+        // Answered from here on, whatever the write's fate: a shutdown or
+        // the duration limit ends the call with a BYE.
+        self.phase = if canceled {
+            Phase::Canceling
         } else {
-            self.phase = Phase::Answered;
-            self.hangup_deadline = Some(now + secs(self.plan.agent.max_call_duration_seconds));
+            Phase::Answered
+        };
+        let record = self.services.record(change);
+        ctx.wait(record.into_actor(self).map(move |res, act, ctx| {
+            if let Err(e) = res {
+                tracing::error!(call = %act.plan.call.id, error = %e, "answered record failed; ACKing anyway");
+            }
+            if !ack.is_empty() {
+                act.send_in_dialog(ack);
+            }
+            if canceled || act.shutting_down {
+                // The 2xx crossed our CANCEL (or we are stopping): the
+                // call was answered; end it.
+                act.hang_up(ctx);
+            } else if act.phase == Phase::Answered {
+                let now = act.services.clock.instant();
+                act.hangup_deadline =
+                    Some(now + secs(act.plan.agent.max_call_duration_seconds));
+            }
+            act.rearm(ctx);
+        }));
+    }
+
+    /// A 2xx from a fork other than the one we kept: ACK it, then BYE it
+    /// (once; its retransmissions get the same ACK).
+    fn end_fork(&mut self, resp: &Inbound, ctx: &mut Context<Self>) {
+        if let Some(f) = self.forks.iter().find(|f| f.leg.to_tag == resp.to_tag) {
+            self.services
+                .transport
+                .send(&self.leg.ids.call_id, f.ack.clone(), &f.to);
+            return;
         }
+        let mut leg = self.leg.fork(resp);
+        let to = self.hop(leg.next_hop_addr());
+        let (Ok(ack), Ok((bye, _))) = (leg.ack_2xx(), leg.bye()) else {
+            tracing::error!(call = %self.plan.call.id, "cannot build ACK/BYE for another fork");
+            return;
+        };
+        tracing::info!(call = %self.plan.call.id, tag = ?resp.to_tag, "another fork answered: ACK and BYE");
+        self.services
+            .transport
+            .send(&self.leg.ids.call_id, ack.clone(), &to);
+        let now = self.services.clock.instant();
+        let (tx, actions) = NonInviteClient::new(self.plan.trunk.timers, self.reliable(), now);
+        self.forks.push(Fork {
+            leg,
+            ack,
+            bye: Some((tx, bye)),
+            to,
+        });
+        let i = self.forks.len() - 1;
+        self.on_fork_actions(i, actions);
+        self.rearm(ctx);
+    }
+
+    fn on_fork_actions(&mut self, i: usize, actions: Vec<Action>) {
+        let f = &mut self.forks[i];
+        for a in actions {
+            match a {
+                Action::SendRequest => {
+                    if let Some((_, bytes)) = &f.bye {
+                        self.services
+                            .transport
+                            .send(&self.leg.ids.call_id, bytes.clone(), &f.to);
+                    }
+                }
+                Action::Terminated => f.bye = None,
+                _ => {}
+            }
+        }
+    }
+
+    /// A response to another fork's BYE.
+    fn on_fork_bye_response(&mut self, resp: &Inbound, code: u16, now: Instant) -> bool {
+        let Some(i) = self
+            .forks
+            .iter()
+            .position(|f| f.leg.to_tag == resp.to_tag && f.bye.is_some())
+        else {
+            return false;
+        };
+        let actions = match self.forks[i].bye.as_mut() {
+            Some((tx, _)) => tx.on_response(code, now).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        self.on_fork_actions(i, actions);
+        true
+    }
+
+    pub(super) fn tick_forks(&mut self, now: Instant) {
+        for i in 0..self.forks.len() {
+            let actions = match self.forks[i].bye.as_mut() {
+                Some((tx, _)) => tx.handle_timeout(now),
+                None => Vec::new(),
+            };
+            self.on_fork_actions(i, actions);
+        }
+    }
+
+    pub(super) fn forks_deadline(&self) -> Option<Instant> {
+        self.forks
+            .iter()
+            .filter_map(|f| f.bye.as_ref().and_then(|(t, _)| t.next_deadline()))
+            .min()
+    }
+
+    pub(super) fn forks_busy(&self) -> bool {
+        self.forks.iter().any(|f| f.bye.is_some())
+    }
+
+    /// Send a request inside the dialog: to the first route or the remote
+    /// target (RFC 3261 12.2.1.1), or to the trunk when that names a host
+    /// rather than an address.
+    pub(super) fn send_in_dialog(&self, bytes: Vec<u8>) {
+        let to = self.hop(self.leg.next_hop_addr());
+        self.services
+            .transport
+            .send(&self.leg.ids.call_id, bytes, &to);
     }
 
     pub(super) fn send_cancel(&mut self, _ctx: &mut Context<Self>) {
         let now = self.services.clock.instant();
         let timers = self.plan.trunk.timers;
         self.cancel_guard = Some(now + timers.t1 * 64);
-        let (tx, actions) = NonInviteClient::new(timers, self.plan.trunk.reliable(), now);
+        let (tx, actions) = NonInviteClient::new(timers, self.reliable(), now);
         self.cancel = Some(tx);
         self.on_cancel_actions(actions);
     }
@@ -204,9 +405,14 @@ impl CallActor {
     /// The transport reported an error for this call: every live
     /// transaction hears of it and says what follows (Figure 5 and 6 of
     /// RFC 3261: only a transaction that is still sending fails).
-    pub(super) fn on_transport_error(&mut self, ctx: &mut Context<Self>) {
+    /// `addr`: where the message that failed was going. A failure at a
+    /// host the INVITE has left (a failover moved it) is not this INVITE's;
+    /// a failure at the current host is, and may fail over in turn
+    /// (`failover.rs`, only while the callee has not rung).
+    pub(super) fn on_transport_error(&mut self, addr: SocketAddr, ctx: &mut Context<Self>) {
         let now = self.services.clock.instant();
-        if let Some(tx) = self.invite.as_mut() {
+        let invite_host = self.remote().addr == addr || self.host.is_none();
+        if let (Some(tx), true) = (self.invite.as_mut(), invite_host) {
             let actions = tx.on_transport_error(now);
             self.on_invite_actions(actions, None, ctx);
         }
@@ -223,6 +429,10 @@ impl CallActor {
         if let Some((tx, _)) = self.bye.as_mut() {
             let actions = tx.on_transport_error(now);
             self.on_bye_actions(actions, ctx);
+        }
+        if let Some((tx, _)) = self.refresh.as_mut() {
+            let actions = tx.on_transport_error(now);
+            self.on_refresh_actions(actions, ctx);
         }
     }
 
@@ -255,7 +465,7 @@ impl CallActor {
             Ok((bytes, _branch)) => {
                 let now = self.services.clock.instant();
                 let (tx, actions) =
-                    NonInviteClient::new(self.plan.trunk.timers, self.plan.trunk.reliable(), now);
+                    NonInviteClient::new(self.plan.trunk.timers, self.reliable(), now);
                 self.bye = Some((tx, bytes));
                 self.on_bye_actions(actions, ctx);
             }
@@ -271,7 +481,7 @@ impl CallActor {
             match a {
                 Action::SendRequest => {
                     if let Some((_, bytes)) = &self.bye {
-                        self.send(bytes.clone());
+                        self.send_in_dialog(bytes.clone());
                     }
                 }
                 // Any final answer to our BYE, or none at all, ends the call.
@@ -288,56 +498,12 @@ impl CallActor {
         self.finish(CallStatus::Completed, Cause::Answered, code, reason, ctx);
     }
 
-    /// A request from the far end inside this call's dialog. Responses go
-    /// back to where the request came from (RFC 3261 18.2.2 with RFC 3581
-    /// rport: the source address and port), not to the trunk.
-    pub(super) fn on_request(
-        &mut self,
-        req: Inbound,
-        method: Method,
-        from: Remote,
-        ctx: &mut Context<Self>,
-    ) {
-        let respond = |act: &Self, code: u16, reason: &str| {
-            let bytes = build_response(&ResponseTo {
-                request: &req,
-                code,
-                reason,
-                to_tag: None,
-                contact: Some(act.leg.contact()),
-                body: None,
-            });
-            act.services.transport.send(&req.call_id, bytes, &from);
-        };
-        // RFC 3261 12.2.2: a request whose tags match no dialog of ours
-        // gets 481 (our tag is its To tag, the callee's its From tag).
-        let ours = req.to_tag.as_deref() == Some(self.leg.ids.from_tag.as_str());
-        let theirs = self.leg.to_tag.is_none() || req.from_tag == self.leg.to_tag;
-        if method != Method::Ack && !(ours && theirs) {
-            return respond(self, 481, "Call/Transaction Does Not Exist");
-        }
-        match method {
-            // The callee hangs up (RFC 3261 15.1.2).
-            Method::Bye => {
-                respond(self, 200, "OK");
-                if matches!(self.phase, Phase::Answered | Phase::HangingUp) {
-                    self.finish_answered(ctx);
-                }
-            }
-            Method::Ack => {}
-            Method::Options | Method::Info => respond(self, 200, "OK"),
-            // Session changes are not supported yet; refusing keeps the
-            // call up (RFC 3261 14.2).
-            Method::Invite => respond(self, 488, "Not Acceptable Here"),
-            // A method this engine does not know at all (RFC 3261 8.2.1).
-            Method::Other(_) => respond(self, 501, "Not Implemented"),
-            _ => respond(self, 405, "Method Not Allowed"),
-        }
-    }
-
     pub(super) fn on_response(&mut self, resp: Inbound, code: u16, ctx: &mut Context<Self>) {
         self.services.bus.metrics().response(code);
         let now = self.services.clock.instant();
+        if resp.cseq_method == Method::Invite && code >= 300 && self.on_retired_response(&resp) {
+            return;
+        }
         match resp.cseq_method {
             // A retransmitted challenge for an INVITE we already retried
             // with credentials: its transaction's ACK again (17.1.1.3).
@@ -371,7 +537,18 @@ impl CallActor {
                     let _ = tx.on_response(code, now);
                 }
             }
+            Method::Update => {
+                let Some((tx, _)) = self.refresh.as_mut() else {
+                    return;
+                };
+                if let Ok(actions) = tx.on_response(code, now) {
+                    self.on_refresh_actions(actions, ctx);
+                }
+            }
             Method::Bye => {
+                if self.on_fork_bye_response(&resp, code, now) {
+                    return;
+                }
                 let Some((tx, _)) = self.bye.as_mut() else {
                     return;
                 };

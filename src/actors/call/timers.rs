@@ -23,6 +23,9 @@ impl CallActor {
             let actions = tx.handle_timeout(now);
             self.on_bye_actions(actions, ctx);
         }
+        self.tick_servers(now, ctx);
+        self.tick_forks(now);
+        self.tick_refresh(now, ctx);
         if self.ring_deadline.is_some_and(|d| d <= now) {
             self.ring_deadline = None;
             self.give_up_ringing(ctx);
@@ -61,6 +64,9 @@ impl CallActor {
             self.ring_deadline,
             self.hangup_deadline,
             self.cancel_guard,
+            self.servers_deadline(),
+            self.forks_deadline(),
+            self.refresh_deadline(),
         ];
         if let Some(next) = deadlines.into_iter().flatten().min() {
             let wait = next.saturating_duration_since(self.services.clock.instant());

@@ -19,8 +19,9 @@ pub(super) const CALL_WIDTH: usize = 13;
 /// The columns [`attempt`] reads, in order, for an `attempts` table aliased `a`.
 pub(super) const ATTEMPT_COLUMNS: &str = "a.call_id, a.number, a.trunk, a.request_uri, \
      a.sip_call_id, a.from_tag, a.branch, a.cseq, a.to_tag, a.remote_target, a.started_at, \
-     a.answered_at, a.ended_at, a.sip_code, a.sip_reason, a.cause, a.talk_seconds";
-pub(super) const ATTEMPT_WIDTH: usize = 17;
+     a.answered_at, a.ended_at, a.sip_code, a.sip_reason, a.cause, a.talk_seconds, a.route_set, \
+     a.host";
+pub(super) const ATTEMPT_WIDTH: usize = 19;
 
 /// The columns [`event`] reads, in order, for a `call_events` table aliased `e`.
 pub(super) const EVENT_COLUMNS: &str = "e.call_id, e.agent_id, e.event, e.status, e.at, e.detail";
@@ -28,7 +29,7 @@ pub(super) const EVENT_COLUMNS: &str = "e.call_id, e.agent_id, e.event, e.status
 /// Every event name the engine publishes. `CallEvent::event` is a
 /// `&'static str`, so a stored name is read back as the matching entry here.
 /// A new event name must be added here, or calls carrying it read as corrupt.
-pub(super) const EVENT_NAMES: [&str; 11] = [
+pub(super) const EVENT_NAMES: [&str; 12] = [
     "call.created",
     "call.queued",
     "call.pending",
@@ -40,6 +41,7 @@ pub(super) const EVENT_NAMES: [&str; 11] = [
     "call.canceled",
     "call.interrupted",
     "call.retry_scheduled",
+    "call.dtmf",
 ];
 
 /// Ids as stored: hyphenated lowercase, so that text order is UUID order.
@@ -142,7 +144,22 @@ pub(super) fn attempt(row: &Row, at: usize) -> Result<Option<Attempt>, StoreErro
         sip_reason: row.get(at + 14)?,
         cause: cause(&owner, row.get(at + 15)?)?,
         talk_seconds: row.get(at + 16)?,
+        route_set: route_set(&owner, row.get(at + 17)?)?,
+        host: row.get(at + 18)?,
     }))
+}
+
+/// The stored route set: a JSON array of Route values, NULL when empty.
+fn route_set(owner: &str, text: Option<String>) -> Result<Vec<String>, StoreError> {
+    match text {
+        None => Ok(Vec::new()),
+        Some(t) => serde_json::from_str(&t).map_err(|e| {
+            corrupt(
+                owner,
+                format!("route_set is not a JSON list of strings: {e}"),
+            )
+        }),
+    }
 }
 
 /// An event from `EVENT_COLUMNS` starting at column `at`.

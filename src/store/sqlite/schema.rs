@@ -17,7 +17,29 @@ const STATEMENT_CACHE: usize = 64;
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`. Append new
 /// steps; never edit a released one, since files written by older builds are
 /// brought forward by replaying the steps they lack.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5_IDEMPOTENCY];
+pub(super) const MIGRATIONS: &[&str] = &[
+    V1,
+    V2,
+    V3,
+    V4,
+    V5_IDEMPOTENCY,
+    V6_ROUTE_SET,
+    V7_ATTEMPT_HOST,
+];
+
+/// The trunk host each attempt's INVITE went to (failover moves it), so
+/// restart recovery CANCELs the host that has the INVITE. Named, not
+/// numbered, like the steps before it.
+const V7_ATTEMPT_HOST: &str = "
+ALTER TABLE attempts ADD COLUMN host TEXT;
+";
+
+/// The dialog's route set (a JSON array of Route values, reversed from the
+/// 2xx's Record-Route; NULL when empty), stored with the answered attempt
+/// so that restart recovery's BYE follows the same route.
+const V6_ROUTE_SET: &str = "
+ALTER TABLE attempts ADD COLUMN route_set TEXT;
+";
 
 /// The webhook outbox. `webhook_cursor` holds the last `call_events.seq`
 /// fanned out into deliveries; it starts at the newest event, so a file

@@ -93,6 +93,7 @@ fn attempt(call_id: CallId, number: u32, at: DateTime<Utc>) -> Attempt {
         cseq: number,
         to_tag: None,
         remote_target: None,
+        route_set: Vec::new(),
         started_at: at,
         answered_at: None,
         ended_at: None,
@@ -100,6 +101,7 @@ fn attempt(call_id: CallId, number: u32, at: DateTime<Utc>) -> Attempt {
         sip_reason: None,
         cause: None,
         talk_seconds: None,
+        host: None,
     }
 }
 
@@ -174,6 +176,7 @@ async fn call_attempts_and_history_round_trip() {
     let mut second = attempt(by_phone.id, 2, ms(40));
     second.to_tag = Some("tt".into());
     second.remote_target = Some("sip:callee@10.0.0.1".into());
+    second.route_set = vec!["<sip:p2@10.0.0.2;lr>".into(), "<sip:p1@10.0.0.1;lr>".into()];
     second.answered_at = Some(ms(45));
     second.ended_at = Some(ms(90));
     second.sip_code = Some(200);

@@ -460,7 +460,10 @@ fn apply(conn: &Connection, change: &Change) -> Result<bool, StoreError> {
 }
 
 fn upsert_attempt(conn: &Connection, a: &Attempt) -> Result<(), StoreError> {
-    let values: [&dyn ToSql; 17] = [
+    // The route set as a JSON array (NULL when empty, as before V6).
+    let route_set = (!a.route_set.is_empty())
+        .then(|| serde_json::to_string(&a.route_set).expect("strings serialise"));
+    let values: [&dyn ToSql; 19] = [
         &uuid_text(a.call_id.0),
         &a.number,
         &a.trunk,
@@ -478,12 +481,14 @@ fn upsert_attempt(conn: &Connection, a: &Attempt) -> Result<(), StoreError> {
         &a.sip_reason,
         &a.cause.map(|c| c.as_str()),
         &a.talk_seconds,
+        &route_set,
+        &a.host,
     ];
     conn.prepare_cached(
         "INSERT INTO attempts (call_id, number, trunk, request_uri, sip_call_id, from_tag,
              branch, cseq, to_tag, remote_target, started_at, answered_at, ended_at,
-             sip_code, sip_reason, cause, talk_seconds)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+             sip_code, sip_reason, cause, talk_seconds, route_set, host)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
          ON CONFLICT (call_id, number) DO UPDATE SET
              trunk = excluded.trunk, request_uri = excluded.request_uri,
              sip_call_id = excluded.sip_call_id, from_tag = excluded.from_tag,
@@ -491,7 +496,8 @@ fn upsert_attempt(conn: &Connection, a: &Attempt) -> Result<(), StoreError> {
              remote_target = excluded.remote_target, started_at = excluded.started_at,
              answered_at = excluded.answered_at, ended_at = excluded.ended_at,
              sip_code = excluded.sip_code, sip_reason = excluded.sip_reason,
-             cause = excluded.cause, talk_seconds = excluded.talk_seconds",
+             cause = excluded.cause, talk_seconds = excluded.talk_seconds,
+             route_set = excluded.route_set, host = excluded.host",
     )?
     .execute(params_from_iter(values))?;
     Ok(())
