@@ -226,7 +226,7 @@ impl Kamailio {
             "#!KAMAILIO\ndebug=2\nlog_stderror=yes\nchildren=1\ntcp_children=1\n\
              enable_tls=yes\nlisten=tls:127.0.0.1:{tls_port}\nlisten=udp:127.0.0.1:{udp_port}\n\
              mpath=\"{modules}/\"\nloadmodule \"tls.so\"\nloadmodule \"tm.so\"\n\
-             loadmodule \"sl.so\"\n\
+             loadmodule \"sl.so\"\nloadmodule \"rr.so\"\n\
              modparam(\"tls\", \"certificate\", \"{cert}\")\n\
              modparam(\"tls\", \"private_key\", \"{key}\")\n\
              modparam(\"tls\", \"config\", \"{tls_cfg}\")\n\
@@ -424,13 +424,18 @@ fn a_tls_trunk_answers_busy() {
 
 #[test]
 fn a_call_through_a_tls_trunk_is_answered_and_hung_up() {
-    // Kamailio relays over UDP to a SIPp UAS that answers; the engine's
-    // ACK and BYE cross Kamailio too.
+    // Kamailio record-routes and relays over UDP to a SIPp UAS that
+    // answers; the engine's ACK and BYE follow the route set back through
+    // Kamailio over TLS (its double Record-Route names `transport=tls` on
+    // our side).
     let sipp_port = free_udp_port();
-    let mut sipp = Sipp::uas("uas_answer_engine_hangs_up.xml", sipp_port, &[]);
+    let mut sipp = Sipp::uas("uas_answer_record_routed.xml", sipp_port, &[]);
     let k = Kamailio::start(
         free_udp_port(),
-        &format!("t_relay_to_udp(\"127.0.0.1\", \"{sipp_port}\");\nexit;"),
+        &format!(
+            "if (loose_route()) {{ t_relay(); exit; }}\nrecord_route();\n\
+             t_relay_to_udp(\"127.0.0.1\", \"{sipp_port}\");\nexit;"
+        ),
     );
     let agent = AgentConfig {
         max_call_duration_seconds: 1,

@@ -29,7 +29,6 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -424,14 +423,11 @@ impl CallActor {
         self.remote().protocol.is_reliable()
     }
 
-    /// Over the current host's transport to `addr` (a dialog's next hop),
-    /// or to the host itself.
-    pub(super) fn hop(&self, addr: Option<SocketAddr>) -> Remote {
-        let remote = self.remote();
-        match addr {
-            Some(addr) => remote.at(addr),
-            None => remote,
-        }
+    /// Where `leg`'s in-dialog requests go: its next hop, over the
+    /// transport that names (else the current host's), or the host itself.
+    pub(super) fn hop(&self, leg: &Leg) -> Remote {
+        self.remote()
+            .next_hop(leg.next_hop_addr(), leg.next_hop_transport())
     }
 
     /// Record the outcome once and free the slot.

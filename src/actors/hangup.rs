@@ -58,9 +58,11 @@ impl Hangup {
     /// dialog, to its first route or remote target (RFC 3261 12.2.1.1),
     /// the trunk when that names a host; a CANCEL where the INVITE went.
     fn destination(&self) -> Remote {
-        match self.leg.next_hop_addr() {
-            Some(addr) if self.answered() => self.target.at(addr),
-            _ => self.target.clone(),
+        if self.answered() {
+            self.target
+                .next_hop(self.leg.next_hop_addr(), self.leg.next_hop_transport())
+        } else {
+            self.target.clone()
         }
     }
 
@@ -80,7 +82,7 @@ impl Hangup {
         }
         let (tx, actions) = NonInviteClient::new(
             self.timers,
-            self.target.protocol.is_reliable(),
+            self.destination().protocol.is_reliable(),
             self.services.clock.instant(),
         );
         self.tx = Some(tx);

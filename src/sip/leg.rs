@@ -308,6 +308,25 @@ impl Leg {
         uri_socket_addr(&self.next_hop())
     }
 
+    /// The transport [`Leg::next_hop`] names: TLS for `sips:`, else its
+    /// `;transport=` parameter; None when it names none.
+    pub fn next_hop_transport(&self) -> Option<Protocol> {
+        let uri = self.next_hop();
+        if uri
+            .get(..5)
+            .is_some_and(|s| s.eq_ignore_ascii_case("sips:"))
+        {
+            return Some(Protocol::Tls);
+        }
+        let uri = uri.split('?').next().unwrap_or("");
+        uri.split(';').skip(1).find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            k.trim()
+                .eq_ignore_ascii_case("transport")
+                .then(|| Protocol::parse(v.trim()))?
+        })
+    }
+
     /// A target refresh (re-INVITE or UPDATE, RFC 3261 12.2.2): the far
     /// end's new Contact becomes the remote target.
     pub fn refresh_target(&mut self, contact: String) {
@@ -560,6 +579,21 @@ Record-Route: <sip:p1;lr>\r\nRecord-Route: <sip:p2;lr>\r\nContent-Length: 0\r\n\
             bye.contains("Via: SIP/2.0/TCP "),
             "in-dialog requests too: {bye}"
         );
+    }
+
+    #[test]
+    fn the_next_hop_names_its_transport() {
+        let mut l = leg();
+        l.remote_target = Some("sip:a@127.0.0.1:5070;transport=UDP".into());
+        assert_eq!(l.next_hop_transport(), Some(Protocol::Udp));
+        l.remote_target = Some("sip:a@127.0.0.1:5070;lr;transport=tcp".into());
+        assert_eq!(l.next_hop_transport(), Some(Protocol::Tcp));
+        l.remote_target = Some("sips:a@127.0.0.1:5071".into());
+        assert_eq!(l.next_hop_transport(), Some(Protocol::Tls));
+        l.remote_target = Some("sip:a@127.0.0.1:5070".into());
+        assert_eq!(l.next_hop_transport(), None);
+        l.route_set = vec!["<sip:p1:5060;lr;transport=tls>".into()];
+        assert_eq!(l.next_hop_transport(), Some(Protocol::Tls));
     }
 
     #[test]

@@ -143,6 +143,21 @@ impl Remote {
             ..self.clone()
         }
     }
+
+    /// A dialog's next hop (RFC 3261 12.2.1.1): `addr` when its URI names
+    /// an IP address, over the URI's transport (`;transport=`, `sips:`)
+    /// or else this one's; this remote itself when the URI names a host.
+    pub fn next_hop(&self, addr: Option<SocketAddr>, protocol: Option<Protocol>) -> Remote {
+        let Some(addr) = addr else {
+            return self.clone();
+        };
+        let protocol = protocol.unwrap_or(self.protocol);
+        Remote {
+            addr,
+            protocol,
+            tls: self.tls.clone().filter(|_| protocol == Protocol::Tls),
+        }
+    }
 }
 
 impl fmt::Display for Remote {

@@ -265,7 +265,11 @@ impl CallActor {
                 match self.leg.refresh_update(interval) {
                     Ok(bytes) => {
                         let timers = self.plan.trunk.timers;
-                        let (tx, actions) = NonInviteClient::new(timers, self.reliable(), now);
+                        let (tx, actions) = NonInviteClient::new(
+                            timers,
+                            self.hop(&self.leg).protocol.is_reliable(),
+                            now,
+                        );
                         self.refresh = Some((tx, bytes));
                         self.on_refresh_actions(actions, ctx);
                     }

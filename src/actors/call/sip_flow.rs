@@ -306,7 +306,7 @@ impl CallActor {
             return;
         }
         let mut leg = self.leg.fork(resp);
-        let to = self.hop(leg.next_hop_addr());
+        let to = self.hop(&leg);
         let (Ok(ack), Ok((bye, _))) = (leg.ack_2xx(), leg.bye()) else {
             tracing::error!(call = %self.plan.call.id, "cannot build ACK/BYE for another fork");
             return;
@@ -316,7 +316,8 @@ impl CallActor {
             .transport
             .send(&self.leg.ids.call_id, ack.clone(), &to);
         let now = self.services.clock.instant();
-        let (tx, actions) = NonInviteClient::new(self.plan.trunk.timers, self.reliable(), now);
+        let reliable = to.protocol.is_reliable();
+        let (tx, actions) = NonInviteClient::new(self.plan.trunk.timers, reliable, now);
         self.forks.push(Fork {
             leg,
             ack,
@@ -387,7 +388,7 @@ impl CallActor {
     /// target (RFC 3261 12.2.1.1), or to the trunk when that names a host
     /// rather than an address.
     pub(super) fn send_in_dialog(&self, bytes: Vec<u8>) {
-        let to = self.hop(self.leg.next_hop_addr());
+        let to = self.hop(&self.leg);
         self.services
             .transport
             .send(&self.leg.ids.call_id, bytes, &to);
@@ -464,8 +465,11 @@ impl CallActor {
         match self.leg.bye() {
             Ok((bytes, _branch)) => {
                 let now = self.services.clock.instant();
-                let (tx, actions) =
-                    NonInviteClient::new(self.plan.trunk.timers, self.reliable(), now);
+                let (tx, actions) = NonInviteClient::new(
+                    self.plan.trunk.timers,
+                    self.hop(&self.leg).protocol.is_reliable(),
+                    now,
+                );
                 self.bye = Some((tx, bytes));
                 self.on_bye_actions(actions, ctx);
             }
