@@ -26,6 +26,15 @@ if ! command -v sipp >/dev/null 2>&1; then
     as_root env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y --no-install-recommends sip-tester
 fi
+# The TLS trunk test uses Kamailio (with its TLS module) as the carrier,
+# since Debian's SIPp has no TLS.
+if ! command -v kamailio >/dev/null 2>&1 ||
+    ! ls /usr/lib/*/kamailio/modules/tls.so >/dev/null 2>&1; then
+    echo "== installing Kamailio (Debian packages kamailio, kamailio-tls-modules)"
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y --no-install-recommends kamailio kamailio-tls-modules
+fi
 # The dashboard tests drive Debian's Chromium through chromedriver; they
 # fail (never skip) when these are missing.
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then

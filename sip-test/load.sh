@@ -5,7 +5,9 @@
 # and print for each: the call rate, CPU microseconds per call, failed calls
 # and retransmissions. Everything stays on 127.0.0.1.
 #
-# Usage: sip-test/load.sh [RATE] [SECONDS] [HOLD]   (defaults: 2000 60 1)
+# Usage: sip-test/load.sh [RATE] [SECONDS] [HOLD] [TRANSPORT]
+#        (defaults: 2000 60 1 udp; TRANSPORT udp or tcp: both runs use it,
+#        SIPp with -t u1 or -t t1, the trunk with that `transport`)
 # HOLD is how long each answered call stays up before the engine hangs up
 # (the agent's max_call_duration_seconds); RATE * HOLD calls are up at once,
 # so `load.sh 2000 20 5` holds about 10,000 established calls for the
@@ -14,6 +16,12 @@ set -euo pipefail
 RATE=${1:-2000}
 SECS=${2:-60}
 HOLD=${3:-1}
+TRANSPORT=${4:-udp}
+case "$TRANSPORT" in
+udp) T=u1 ;;
+tcp) T=t1 ;;
+*) echo "TRANSPORT must be udp or tcp" >&2; exit 2 ;;
+esac
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 WORK=$(mktemp -d /tmp/outdial-load.XXXXXX)
@@ -35,13 +43,13 @@ print(last[head.index(sys.argv[2])])
 PY
 }
 
-echo "== reference: SIPp UAC -> SIPp UAS at $RATE calls/s for $SECS s"
+echo "== reference: SIPp UAC -> SIPp UAS over $TRANSPORT at $RATE calls/s for $SECS s"
 N=$((RATE * SECS))
-sipp -sn uas -i 127.0.0.1 -p 25070 -buff_size $BUF -nostdin -trace_stat -stf "$WORK/ref_uas.csv" -fd 1 >/dev/null 2>&1 &
+sipp -sn uas -t $T -i 127.0.0.1 -p 25070 -buff_size $BUF -nostdin -trace_stat -stf "$WORK/ref_uas.csv" -fd 1 >/dev/null 2>&1 &
 UAS_PID=$!
 sleep 0.5
 T0=$(date +%s.%N)
-sipp -sn uac 127.0.0.1:25070 -i 127.0.0.1 -p 25071 -r "$RATE" -m "$N" -buff_size $BUF -nostdin \
+sipp -sn uac -t $T 127.0.0.1:25070 -i 127.0.0.1 -p 25071 -r "$RATE" -m "$N" -buff_size $BUF -nostdin \
   -trace_stat -stf "$WORK/ref_uac.csv" -fd 1 >/dev/null 2>&1 &
 UAC_PID=$!
 C0=$(cpu_ticks $UAC_PID)
@@ -61,8 +69,8 @@ print(f"SIPp UAC: {ok} calls in {elapsed:.1f} s = {ok/elapsed:.0f} calls/s, fail
       f"retransmissions {retr}, UAC CPU {cpu_us/max(ok,1):.1f} us/call")
 PY
 
-echo "== outdial -> SIPp UAS at $RATE calls/s for $SECS s"
-sipp -sn uas -i 127.0.0.1 -p 25080 -buff_size $BUF -nostdin -trace_stat -stf "$WORK/od_uas.csv" -fd 1 >/dev/null 2>&1 &
+echo "== outdial -> SIPp UAS over $TRANSPORT at $RATE calls/s for $SECS s"
+sipp -sn uas -t $T -i 127.0.0.1 -p 25080 -buff_size $BUF -nostdin -trace_stat -stf "$WORK/od_uas.csv" -fd 1 >/dev/null 2>&1 &
 UAS_PID=$!
 sleep 0.5
 cat > "$WORK/outdial.toml" <<TOML
@@ -79,6 +87,7 @@ listen = "127.0.0.1:25090"
 [[trunks]]
 name = "sipp"
 uri = "sip:127.0.0.1:25080"
+transport = "$TRANSPORT"
 max_channels = 100000
 [[agents]]
 id = "00000000-0000-4000-8000-00000000a001"

@@ -21,6 +21,7 @@ use crate::config::{Secret, TrunkTarget};
 use crate::domain::DncList;
 use crate::events::EventBus;
 use crate::sip::transaction::Timers;
+use crate::sip::transport::Remote;
 use crate::sip::Transport;
 use crate::store::{Change, Store, StoreError};
 use std::collections::HashMap;
@@ -36,6 +37,8 @@ pub use scheduler::Scheduler;
 pub struct Trunk {
     pub name: String,
     pub target: TrunkTarget,
+    /// Where its requests go: address, transport, and the TLS client.
+    pub remote: Remote,
     pub max_channels: u32,
     /// Cap on new calls per second (config `cps`); None: no cap.
     pub cps: Option<f64>,
@@ -44,6 +47,13 @@ pub struct Trunk {
     pub credentials: Option<(String, Secret)>,
     /// Number format, caller-ID headers and extra headers of its INVITEs.
     pub identity: crate::trunks::identity::Identity,
+}
+
+impl Trunk {
+    /// TCP and TLS: no retransmissions, Timers D and K zero.
+    pub fn reliable(&self) -> bool {
+        self.remote.protocol.is_reliable()
+    }
 }
 
 /// What every actor needs, shared.

@@ -12,6 +12,7 @@ use crate::domain::{
     Agent, AgentId, BusinessHours, CallingWindow, RetryPolicy, Webhook, WebhookSecret,
 };
 use crate::scheduler::Pacer;
+use crate::sip::transport::{tls, Protocol};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -169,9 +170,17 @@ impl Default for SchedulerConfig {
 #[serde(deny_unknown_fields)]
 pub struct TrunkConfig {
     pub name: String,
-    /// `sip:host:port` of the carrier's SIP edge (or `hosts` for several).
+    /// `sip:host:port` of the carrier's SIP edge (or `hosts` for several);
+    /// `;transport=tcp|tls` or a `sips:` URI choose the transport too.
     #[serde(default)]
     pub uri: String,
+    /// `udp` (the default), `tcp` or `tls`: the transport to the trunk.
+    #[serde(default)]
+    pub transport: Option<String>,
+    /// PEM file of CA certificates trusted for this trunk's TLS server
+    /// certificate, besides the system's roots (private carriers, tests).
+    #[serde(default)]
+    pub tls_ca_file: Option<std::path::PathBuf>,
     /// Concurrent calls the trunk accepts.
     #[serde(default = "default_channels")]
     pub max_channels: u32,
@@ -340,19 +349,64 @@ fn default_weight() -> u32 {
     1
 }
 
-/// A trunk's SIP target, parsed from its `uri`.
+/// A trunk's SIP target, parsed from its `uri` and `transport`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrunkTarget {
     /// `host:port` as written, used in Request-URIs.
     pub host_port: String,
     pub addr: SocketAddr,
+    /// The host alone: the TLS server name (SNI, certificate check).
+    pub host: String,
+    pub protocol: Protocol,
+    /// The URI is `sips:` (RFC 3261 26.2.2): Request-URI and Contact too.
+    pub secure: bool,
 }
 
-/// `host:port` of a `sip:` URI (`sip:host[:port][;params]`), as written.
+impl TrunkTarget {
+    /// The Request-URI for a phone number at this trunk, with the trunk's
+    /// scheme and, for TCP and TLS over `sip:`, its transport (RFC 3261
+    /// 19.1.1); a SIP URI given as the endpoint is used as it is.
+    pub fn request_uri(&self, endpoint: &crate::domain::endpoint::Endpoint) -> String {
+        use crate::domain::endpoint::Endpoint;
+        match endpoint {
+            Endpoint::Phone(n) => with_transport(
+                endpoint,
+                format!("sip:{n}@{}", self.host_port),
+                self.protocol,
+                self.secure,
+            ),
+            other => other.request_uri(&self.host_port),
+        }
+    }
+}
+
+/// A phone number's Request-URI (`sip:user@host`) made to name the hop's
+/// transport: `sips:` for a `sips:` host, `;transport=` for TCP and TLS
+/// over `sip:` (RFC 3261 19.1.1). A SIP URI given as the endpoint is used
+/// as it is.
+pub fn with_transport(
+    endpoint: &crate::domain::endpoint::Endpoint,
+    uri: String,
+    protocol: Protocol,
+    secure: bool,
+) -> String {
+    if !matches!(endpoint, crate::domain::endpoint::Endpoint::Phone(_)) {
+        return uri;
+    }
+    match uri.strip_prefix("sip:") {
+        Some(rest) if secure => format!("sips:{rest}"),
+        Some(_) if protocol != Protocol::Udp => format!("{uri};transport={protocol}"),
+        _ => uri,
+    }
+}
+
+/// `host:port` of a `sip:` or `sips:` URI (`sip:host[:port][;params]`),
+/// as written.
 pub(crate) fn parse_sip_uri(uri: &str) -> Result<String, String> {
     let rest = uri
-        .strip_prefix("sip:")
-        .ok_or_else(|| format!("{uri:?} must start with sip:"))?;
+        .strip_prefix("sips:")
+        .or_else(|| uri.strip_prefix("sip:"))
+        .ok_or_else(|| format!("{uri:?} must start with sip: or sips:"))?;
     let rest = rest.split(';').next().unwrap_or("");
     let host_port = rest.rsplit('@').next().unwrap_or("").to_string();
     if host_port.is_empty() {
@@ -361,13 +415,37 @@ pub(crate) fn parse_sip_uri(uri: &str) -> Result<String, String> {
     Ok(host_port)
 }
 
-/// Every address `host_port` resolves to (port 5060 when none is given).
-pub fn resolve(host_port: &str) -> Result<Vec<SocketAddr>, String> {
-    let with_port = if host_port.contains(':') {
+/// `host:port` with `default_port` added when it names no port.
+pub fn with_port(host_port: &str, default_port: u16) -> String {
+    let has_port = match host_port.rfind(']') {
+        Some(end) => host_port[end..].contains(':'),
+        None => host_port.contains(':'),
+    };
+    if has_port {
         host_port.to_string()
     } else {
-        format!("{host_port}:5060")
+        format!("{host_port}:{default_port}")
+    }
+}
+
+/// The host of `host:port` alone, without IPv6 brackets: the TLS server
+/// name (SNI, certificate check).
+pub fn host_name(host_port: &str) -> String {
+    let has_port = with_port(host_port, 0) == host_port;
+    let host = if has_port {
+        host_port.rsplit_once(':').map_or(host_port, |(h, _)| h)
+    } else {
+        host_port
     };
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string()
+}
+
+/// Every address `host_port` resolves to (`default_port` when none is
+/// given: 5060, or 5061 for TLS).
+pub fn resolve(host_port: &str, default_port: u16) -> Result<Vec<SocketAddr>, String> {
+    let with_port = with_port(host_port, default_port);
     let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&with_port)
         .map_err(|e| format!("cannot resolve {with_port}: {e}"))?
         .collect();
@@ -378,6 +456,86 @@ pub fn resolve(host_port: &str) -> Result<Vec<SocketAddr>, String> {
 }
 
 impl TrunkConfig {
+    /// The first host, resolved (`sip:host[:port]` or `sips:`, default
+    /// port 5060, or 5061 for TLS).
+    pub fn target(&self) -> Result<TrunkTarget, String> {
+        self.host_target(self.host_uris()[0])
+    }
+
+    /// One host of this trunk, resolved, with its transport.
+    pub fn host_target(&self, uri: &str) -> Result<TrunkTarget, String> {
+        let protocol = self.host_protocol(uri).map_err(|(_, reason)| reason)?;
+        let host_port = parse_sip_uri(uri)?;
+        let addr = resolve(&host_port, protocol.default_port())?[0];
+        Ok(TrunkTarget {
+            host: host_name(&host_port),
+            host_port,
+            addr,
+            protocol,
+            secure: uri.starts_with("sips:"),
+        })
+    }
+
+    /// The transport of the first host (see `host_protocol`).
+    pub fn protocol(&self) -> Result<Protocol, (&'static str, String)> {
+        self.host_protocol(self.host_uris()[0])
+    }
+
+    /// The transport to the host `uri`: the `transport` key, else the
+    /// uri's `;transport=` parameter or `sips:` scheme (TLS), else UDP. An
+    /// error names the key to blame (`transport`, or `uri` for the host's
+    /// URI) and why.
+    pub fn host_protocol(&self, uri: &str) -> Result<Protocol, (&'static str, String)> {
+        let secure = uri.starts_with("sips:");
+        let param = uri.split(';').skip(1).find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            k.trim().eq_ignore_ascii_case("transport").then(|| v.trim())
+        });
+        let from_uri = match param {
+            None => None,
+            Some(p) => Some(
+                Protocol::parse(p)
+                    .ok_or_else(|| ("uri", format!("unknown transport {p:?} in {uri:?}")))?,
+            ),
+        };
+        // RFC 3261 26.2.2: sips: means TLS on every hop; `transport=tcp`
+        // there names the TCP that TLS runs on.
+        let from_uri = match (secure, from_uri) {
+            (true, Some(Protocol::Udp)) => {
+                return Err(("uri", "a sips: URI cannot use transport=udp".into()))
+            }
+            (true, _) => Some(Protocol::Tls),
+            (false, p) => p,
+        };
+        let key = match &self.transport {
+            None => None,
+            Some(t) => Some(
+                Protocol::parse(t)
+                    .ok_or_else(|| ("transport", format!("{t:?} must be udp, tcp or tls")))?,
+            ),
+        };
+        match (key, from_uri) {
+            (Some(k), Some(u)) if k != u => Err((
+                "transport",
+                format!("{k} contradicts the uri {uri:?}, which means {u}"),
+            )),
+            (Some(p), _) | (None, Some(p)) => Ok(p),
+            (None, None) => Ok(Protocol::Udp),
+        }
+    }
+
+    /// The TLS client for one host of this trunk (server name from its
+    /// URI, the system roots plus `tls_ca_file`); an error names the key.
+    pub fn tls_client(
+        &self,
+        target: &TrunkTarget,
+    ) -> Result<tls::TlsClient, (&'static str, String)> {
+        tls::TlsClient::new(&target.host, self.tls_ca_file.as_deref()).map_err(|e| match e {
+            tls::TlsSetupError::ServerName { .. } => ("uri", e.to_string()),
+            other => ("tls_ca_file", other.to_string()),
+        })
+    }
+
     /// The trunk's host URIs in failover order: `hosts`, or `uri` alone.
     pub fn host_uris(&self) -> Vec<&str> {
         if self.hosts.is_empty() {
@@ -385,14 +543,6 @@ impl TrunkConfig {
         } else {
             self.hosts.iter().map(String::as_str).collect()
         }
-    }
-
-    /// The first host, resolved (`sip:host[:port]`, default port 5060).
-    pub fn target(&self) -> Result<TrunkTarget, String> {
-        let uri = self.host_uris()[0];
-        let host_port = parse_sip_uri(uri)?;
-        let addr = resolve(&host_port)?[0];
-        Ok(TrunkTarget { host_port, addr })
     }
 }
 
@@ -512,14 +662,33 @@ impl Config {
                 ));
             }
             trunks::validate(i, t)?;
-            t.target().map_err(|r| {
-                let k = if t.hosts.is_empty() {
-                    "uri"
+            let mut any_tls = false;
+            for (j, uri) in t.host_uris().into_iter().enumerate() {
+                let uri_key = if t.hosts.is_empty() {
+                    "uri".to_string()
                 } else {
-                    "hosts[0]"
+                    format!("hosts[{j}]")
                 };
-                invalid(format!("trunks[{i}].{k}"), r)
-            })?;
+                let name = |key: &str| {
+                    let key = if key == "uri" { uri_key.as_str() } else { key };
+                    format!("trunks[{i}].{key}")
+                };
+                let protocol = t
+                    .host_protocol(uri)
+                    .map_err(|(key, r)| invalid(name(key), r))?;
+                let target = t.host_target(uri).map_err(|r| invalid(name("uri"), r))?;
+                if protocol == Protocol::Tls {
+                    any_tls = true;
+                    t.tls_client(&target)
+                        .map_err(|(key, r)| invalid(name(key), r))?;
+                }
+            }
+            if !any_tls && t.tls_ca_file.is_some() {
+                return Err(invalid(
+                    format!("trunks[{i}].tls_ca_file"),
+                    "is only used with transport = \"tls\"",
+                ));
+            }
             if !(50..=10_000).contains(&t.t1_ms) {
                 return Err(invalid(
                     format!("trunks[{i}].t1_ms"),
@@ -726,6 +895,78 @@ uri = "sip:127.0.0.1:5090"
             let e = err(&with(bad));
             assert!(e.contains("trunks[0].cps"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn trunk_transport_comes_from_the_key_or_the_uri() {
+        let trunk = |lines: &str| {
+            let text = BASE.replace("uri = \"sip:127.0.0.1:5090\"", lines);
+            Config::parse(&text, &[]).map(|c| c.trunk("main").unwrap().target().unwrap())
+        };
+        let udp = trunk("uri = \"sip:127.0.0.1:5090\"").unwrap();
+        assert_eq!((udp.protocol, udp.secure), (Protocol::Udp, false));
+        let tcp = trunk("uri = \"sip:127.0.0.1:5090\"\ntransport = \"TCP\"").unwrap();
+        assert_eq!(tcp.protocol, Protocol::Tcp);
+        let tcp = trunk("uri = \"sip:127.0.0.1:5090;transport=tcp\"").unwrap();
+        assert_eq!(tcp.protocol, Protocol::Tcp);
+        let tls = trunk("uri = \"sip:127.0.0.1;transport=tls\"").unwrap();
+        assert_eq!((tls.protocol, tls.addr.port()), (Protocol::Tls, 5061));
+        assert_eq!(tls.host, "127.0.0.1");
+        let sips = trunk("uri = \"sips:127.0.0.1\"\ntransport = \"tls\"").unwrap();
+        assert_eq!((sips.protocol, sips.secure), (Protocol::Tls, true));
+        let number = crate::domain::endpoint::Endpoint::Phone("+15551234567".into());
+        assert_eq!(sips.request_uri(&number), "sips:+15551234567@127.0.0.1");
+        assert_eq!(
+            tcp.request_uri(&number),
+            "sip:+15551234567@127.0.0.1:5090;transport=tcp"
+        );
+        assert_eq!(udp.request_uri(&number), "sip:+15551234567@127.0.0.1:5090");
+        for (lines, key) in [
+            (
+                "uri = \"sip:127.0.0.1\"\ntransport = \"sctp\"",
+                "trunks[0].transport",
+            ),
+            (
+                "uri = \"sip:127.0.0.1;transport=tcp\"\ntransport = \"udp\"",
+                "trunks[0].transport",
+            ),
+            (
+                "uri = \"sips:127.0.0.1\"\ntransport = \"tcp\"",
+                "trunks[0].transport",
+            ),
+            ("uri = \"sips:127.0.0.1;transport=udp\"", "trunks[0].uri"),
+            ("uri = \"sip:127.0.0.1;transport=ws\"", "trunks[0].uri"),
+            (
+                "uri = \"sip:127.0.0.1\"\ntls_ca_file = \"ca.pem\"",
+                "trunks[0].tls_ca_file",
+            ),
+            (
+                "uri = \"sips:127.0.0.1\"\ntls_ca_file = \"/nonexistent/ca.pem\"",
+                "trunks[0].tls_ca_file",
+            ),
+        ] {
+            let e = trunk(lines).map(|_| ()).unwrap_err().to_string();
+            assert!(e.contains(key), "{lines}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_tls_ca_file_must_hold_a_pem_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, "not a certificate\n").unwrap();
+        let text = BASE.replace(
+            "uri = \"sip:127.0.0.1:5090\"",
+            &format!(
+                "uri = \"sip:127.0.0.1:5091;transport=tls\"\ntls_ca_file = \"{}\"",
+                path.display()
+            ),
+        );
+        let e = err(&text);
+        assert!(
+            e.contains("trunks[0].tls_ca_file") && e.contains("no PEM"),
+            "{e}"
+        );
     }
 
     #[test]

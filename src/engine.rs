@@ -15,6 +15,7 @@ use crate::scheduler::QueuedCall;
 use crate::sip::leg::{Leg, LegIds};
 use crate::sip::sandbox::Sandbox;
 use crate::sip::transaction::Timers;
+use crate::sip::transport::{Protocol, Remote};
 use crate::sip::Transport;
 use crate::store::sqlite::SqliteStore;
 use crate::store::CallQuery;
@@ -63,7 +64,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
     let transport = Transport::bind(config.sip.listen, config.sip.public_addr)
         .map_err(bind_err("SIP", config.sip.listen))?;
     transport.spawn_receiver();
-    tracing::info!(addr = %transport.advertised(), "SIP transport listening (UDP)");
+    tracing::info!(addr = %transport.advertised(), "SIP transport listening (UDP, TCP)");
     if config.sandbox.enabled {
         Sandbox::start(
             config.sandbox.listen,
@@ -77,6 +78,18 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
         .iter()
         .filter_map(|t| {
             let target = t.target().ok()?;
+            let remote = match target.protocol {
+                Protocol::Udp => Remote::udp(target.addr),
+                Protocol::Tcp => Remote::tcp(target.addr),
+                // Checked when the config was loaded.
+                Protocol::Tls => match t.tls_client(&target) {
+                    Ok(client) => Remote::tls(target.addr, Arc::new(client)),
+                    Err((key, reason)) => {
+                        tracing::error!(trunk = %t.name, key, %reason, "TLS trunk unusable");
+                        return None;
+                    }
+                },
+            };
             let timers = Timers {
                 t1: Duration::from_millis(t.t1_ms),
                 t2: Duration::from_millis(t.t2_ms),
@@ -89,6 +102,7 @@ pub async fn run(config: Config, clock: SharedClock) -> Result<(), EngineError> 
                 Trunk {
                     name: t.name.clone(),
                     target,
+                    remote,
                     max_channels: t.max_channels,
                     cps: t.cps,
                     timers,
@@ -404,22 +418,26 @@ async fn end_interrupted(
             branch: attempt.branch.clone(),
             cseq: attempt.cseq,
         };
+        // The host that has the INVITE: a failover may have moved it.
+        let addr = attempt.host.as_deref().and_then(|h| h.parse().ok());
+        let (target, secure) = match addr {
+            Some(addr) => match services.hosts.host_at(&attempt.trunk, addr) {
+                Some(h) => (h.remote, h.secure),
+                None => (trunk.remote.at(addr), trunk.target.secure),
+            },
+            None => (trunk.remote.clone(), trunk.target.secure),
+        };
         let mut leg = Leg::new(
             ids,
             services.transport.advertised().to_string(),
             agent.caller_id.clone(),
             attempt.request_uri.clone(),
-        );
+        )
+        .over(target.protocol, secure);
         leg.to_tag = attempt.to_tag.clone();
         leg.remote_target = attempt.remote_target.clone();
         leg.route_set = attempt.route_set.clone();
         leg.anonymous_from = trunk.identity.anonymous_from();
-        // The host that has the INVITE: a failover may have moved it.
-        let target = attempt
-            .host
-            .as_deref()
-            .and_then(|h| h.parse().ok())
-            .unwrap_or(trunk.target.addr);
         Hangup::new(services.clone(), leg, target, trunk.timers).start();
     }
     attempt.ended_at = Some(now);

@@ -421,3 +421,53 @@ fn trunk_health_is_readable_with_a_read_key() {
     );
     assert_eq!(r.status, 403, "a read key may only read");
 }
+
+#[test]
+fn a_refused_tcp_connection_to_the_first_host_fails_over_to_the_next() {
+    // Nothing listens on `refused`: the TCP connection is refused, which
+    // is the INVITE's transport error (RFC 3261 8.1.3.1), and the attempt
+    // moves to the next host at once rather than after Timer B. Each host
+    // names its transport in its URI.
+    let (refused, up) = (free_tcp_port(), free_tcp_port());
+    let mut answering = Sipp::uas("uas_answer_callee_hangs_up.xml", up, &["-t", "t1"]);
+    let uris = [
+        format!("sip:127.0.0.1:{refused};transport=tcp"),
+        format!("sip:127.0.0.1:{up};transport=tcp"),
+    ];
+    let engine = engine_with_uris(&uris, "");
+    let started = Instant::now();
+    let id = dial(&engine);
+    let call = engine.wait_terminal(&id, CALL_TIMEOUT);
+    assert_eq!(call["status"], "Completed", "{call}");
+    assert_eq!(call["cause"], "answered", "{call}");
+    let attempts = attempts(&call);
+    assert_eq!(attempts.len(), 1, "one attempt, two hosts: {call}");
+    let a = &attempts[0];
+    assert_eq!(a["host"], format!("127.0.0.1:{up}"), "{call}");
+    assert_eq!(
+        a["requestUri"],
+        format!("sip:{NUMBER}@127.0.0.1:{up};transport=tcp"),
+        "{call}"
+    );
+    assert_eq!(a["cseq"], 2, "a new transaction: {call}");
+    let history = call["history"].as_array().cloned().unwrap_or_default();
+    assert!(
+        history
+            .iter()
+            .any(|e| e["detail"].as_str().is_some_and(|d| {
+                d.contains("failover")
+                    && d.contains("transport failure")
+                    && d.contains("cannot connect")
+            })),
+        "the failover and its cause are in the history: {call}"
+    );
+    // Timer B is 32 s with the default T1: the failover did not wait for it.
+    assert!(started.elapsed() < Duration::from_secs(20), "{call}");
+    assert_sipp_succeeded(&mut answering);
+    let invites = answering.received_requests("INVITE");
+    assert_eq!(invites.len(), 1, "{invites:#?}");
+    let via = invites[0].header("Via").unwrap_or_default();
+    assert!(via.starts_with("SIP/2.0/TCP "), "{via}");
+    let trunk = engine.get("/api/v1/trunks/multi").body;
+    assert_eq!(trunk["failovers"], 1, "{trunk}");
+}

@@ -23,7 +23,7 @@ use crate::sip::digest::DigestClient;
 use crate::sip::leg::{Leg, LegIds};
 use crate::sip::message::{Inbound, Start};
 use crate::sip::transaction::{InviteClient, NonInviteClient};
-use crate::sip::transport::SipIn;
+use crate::sip::transport::{Remote, SipIn, TransportError};
 use crate::store::Change;
 use crate::trunks::HostPick;
 use actix::prelude::*;
@@ -123,6 +123,9 @@ pub struct CallActor {
     retry_after: Option<u32>,
     /// The engine is stopping: send nothing new, end what is up.
     shutting_down: bool,
+    /// The last transport error, recorded as the reason of a
+    /// `network_error` outcome.
+    transport_failure: Option<String>,
     /// The trunk host the current INVITE goes to; None when every host
     /// was down as the attempt began (nothing is sent).
     host: Option<HostPick>,
@@ -134,7 +137,7 @@ pub struct CallActor {
     /// ACKs of INVITE transactions left by a failover, by branch, with
     /// the host they go to: re-sent when that host retransmits its final
     /// response (RFC 3261 17.1.1.3).
-    retired: HashMap<String, (Vec<u8>, std::net::SocketAddr)>,
+    retired: HashMap<String, (Vec<u8>, Remote)>,
     /// The far end's side of the dialog (its CSeq), for its requests.
     uas: UasDialog,
     /// Server transactions of requests the far end sent in the dialog.
@@ -163,7 +166,16 @@ impl CallActor {
             |h| h.host_port.clone(),
         );
         let identity = &plan.trunk.identity;
-        let request_uri = identity.request_uri(&plan.call.endpoint, &host_port);
+        let (protocol, secure) = host.as_ref().map_or(
+            (plan.trunk.remote.protocol, plan.trunk.target.secure),
+            |h| (h.remote.protocol, h.secure),
+        );
+        let request_uri = crate::config::with_transport(
+            &plan.call.endpoint,
+            identity.request_uri(&plan.call.endpoint, &host_port),
+            protocol,
+            secure,
+        );
         let attempt = Attempt {
             call_id: plan.call.id,
             number: plan.call.attempts + 1,
@@ -186,7 +198,8 @@ impl CallActor {
             route_set: Vec::new(),
             media: None,
         };
-        let mut leg = Leg::new(ids, local, plan.agent.caller_id.clone(), request_uri);
+        let mut leg =
+            Leg::new(ids, local, plan.agent.caller_id.clone(), request_uri).over(protocol, secure);
         leg.invite_headers = identity.invite_headers(&plan.agent.caller_id, &host_port);
         leg.anonymous_from = identity.anonymous_from();
         CallActor {
@@ -219,6 +232,7 @@ impl CallActor {
             requeue: None,
             retry_after: None,
             shutting_down: false,
+            transport_failure: None,
             host,
             tried: Vec::new(),
             failover: None,
@@ -395,11 +409,30 @@ impl CallActor {
     }
 
     fn send(&self, bytes: Vec<u8>) {
-        let to = self
-            .host
+        self.services
+            .transport
+            .send(&self.leg.ids.call_id, bytes, &self.remote());
+    }
+
+    /// Where this attempt's requests go: the current host, over its
+    /// transport (the trunk's first host when none was picked).
+    pub(super) fn remote(&self) -> Remote {
+        self.host
             .as_ref()
-            .map_or(self.plan.trunk.target.addr, |h| h.addr);
-        self.services.transport.send(bytes, to);
+            .map_or_else(|| self.plan.trunk.remote.clone(), |h| h.remote.clone())
+    }
+
+    /// The current host's transport is reliable (TCP, TLS): no
+    /// retransmissions, Timers D and K zero.
+    pub(super) fn reliable(&self) -> bool {
+        self.remote().protocol.is_reliable()
+    }
+
+    /// Where `leg`'s in-dialog requests go: its next hop, over the
+    /// transport that names (else the current host's), or the host itself.
+    pub(super) fn hop(&self, leg: &Leg) -> Remote {
+        self.remote()
+            .next_hop(leg.next_hop_addr(), leg.next_hop_transport())
     }
 
     /// Record the outcome once and free the slot.
@@ -645,6 +678,23 @@ impl Handler<Shutdown> for CallActor {
             // Preparing: the INVITE is not sent once shutting down.
             Phase::Preparing | Phase::Canceling | Phase::HangingUp | Phase::Done => {}
         }
+        if !ctx.state().stopping() {
+            self.rearm(ctx);
+        }
+    }
+}
+
+/// A message of this call could not reach the trunk (connection refused,
+/// TLS handshake failed, connection dropped): each live transaction hears
+/// of it. An INVITE not yet answered ends the attempt at once as
+/// `network_error` (RFC 3261 8.1.3.1: as a 503), so the next host or the
+/// retry policy can take over without waiting for Timer B.
+impl Handler<TransportError> for CallActor {
+    type Result = ();
+    fn handle(&mut self, e: TransportError, ctx: &mut Context<Self>) {
+        tracing::warn!(call = %self.plan.call.id, error = %e.failure, "SIP transport error");
+        self.transport_failure = Some(e.failure.to_string());
+        self.on_transport_error(e.failure.addr(), ctx);
         if !ctx.state().stopping() {
             self.rearm(ctx);
         }

@@ -10,15 +10,14 @@ use super::Services;
 use crate::sip::leg::Leg;
 use crate::sip::message::{Method, Start};
 use crate::sip::transaction::{Action, NonInviteClient, Timers};
-use crate::sip::transport::SipIn;
+use crate::sip::transport::{Owner, Remote, SipIn, TransportError};
 use actix::prelude::*;
-use std::net::SocketAddr;
 use std::time::Instant;
 
 pub struct Hangup {
     services: Services,
     leg: Leg,
-    target: SocketAddr,
+    target: Remote,
     timers: Timers,
     tx: Option<NonInviteClient>,
     /// The request the transaction sends: a CANCEL, then maybe a BYE.
@@ -34,7 +33,7 @@ pub struct Hangup {
 impl Hangup {
     /// `leg` carries the stored identifiers, with the dialog's remote tag
     /// and target when the attempt had been answered.
-    pub fn new(services: Services, leg: Leg, target: SocketAddr, timers: Timers) -> Hangup {
+    pub fn new(services: Services, leg: Leg, target: Remote, timers: Timers) -> Hangup {
         let give_up = services.clock.instant() + timers.t1 * 64;
         Hangup {
             services,
@@ -58,11 +57,12 @@ impl Hangup {
     /// Where the request goes: a BYE (and the ACK of a 2xx) inside the
     /// dialog, to its first route or remote target (RFC 3261 12.2.1.1),
     /// the trunk when that names a host; a CANCEL where the INVITE went.
-    fn destination(&self) -> SocketAddr {
+    fn destination(&self) -> Remote {
         if self.answered() {
-            self.leg.next_hop_addr().unwrap_or(self.target)
-        } else {
             self.target
+                .next_hop(self.leg.next_hop_addr(), self.leg.next_hop_transport())
+        } else {
+            self.target.clone()
         }
     }
 
@@ -80,7 +80,11 @@ impl Hangup {
                 return ctx.stop();
             }
         }
-        let (tx, actions) = NonInviteClient::new(self.timers, false, self.services.clock.instant());
+        let (tx, actions) = NonInviteClient::new(
+            self.timers,
+            self.destination().protocol.is_reliable(),
+            self.services.clock.instant(),
+        );
         self.tx = Some(tx);
         self.act(actions, ctx);
     }
@@ -88,10 +92,11 @@ impl Hangup {
     fn act(&mut self, actions: Vec<Action>, ctx: &mut Context<Self>) {
         for a in actions {
             match a {
-                Action::SendRequest => self
-                    .services
-                    .transport
-                    .send(self.request.clone(), self.destination()),
+                Action::SendRequest => self.services.transport.send(
+                    &self.leg.ids.call_id,
+                    self.request.clone(),
+                    &self.destination(),
+                ),
                 // A BYE answered (or never answered): the call is over.
                 Action::Deliver { code } if code >= 200 && self.answered() => ctx.stop(),
                 Action::Timeout | Action::TransportFailed if self.answered() => ctx.stop(),
@@ -134,12 +139,40 @@ impl Actor for Hangup {
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.services
             .transport
-            .register(&self.leg.ids.call_id, ctx.address().recipient());
+            .register(&self.leg.ids.call_id, Owner::of(ctx.address()));
         self.begin(ctx);
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.services.transport.unregister(&self.leg.ids.call_id);
+    }
+}
+
+impl Hangup {
+    /// A message of the dialog (the ACK of a 2xx): to its next hop.
+    fn send_in_dialog(&self, bytes: Vec<u8>) {
+        self.services
+            .transport
+            .send(&self.leg.ids.call_id, bytes, &self.destination());
+    }
+
+    fn send(&self, bytes: Vec<u8>) {
+        self.services
+            .transport
+            .send(&self.leg.ids.call_id, bytes, &self.target);
+    }
+}
+
+/// The CANCEL or BYE cannot reach the trunk: its transaction ends; a BYE
+/// that fails ends the hang-up as a lost one would after Timer F.
+impl Handler<TransportError> for Hangup {
+    type Result = ();
+    fn handle(&mut self, e: TransportError, ctx: &mut Context<Self>) {
+        tracing::warn!(call_id = %self.leg.ids.call_id, error = %e.failure, "cannot end an interrupted attempt");
+        let now = self.services.clock.instant();
+        if let Some(actions) = self.tx.as_mut().map(|t| t.on_transport_error(now)) {
+            self.act(actions, ctx);
+        }
     }
 }
 
@@ -166,9 +199,7 @@ impl Handler<SipIn> for Hangup {
         // A retransmission of the 2xx we ACKed: ACK it again.
         if msg.cseq_method == Method::Invite && (200..300).contains(&code) && self.answered() {
             if let (Some(ack), true) = (&self.ack_2xx, msg.to_tag == self.leg.to_tag) {
-                self.services
-                    .transport
-                    .send(ack.clone(), self.destination());
+                self.send_in_dialog(ack.clone());
             }
             return;
         }
@@ -178,16 +209,14 @@ impl Handler<SipIn> for Hangup {
                 // It was answered after all: ACK it, then hang up.
                 self.leg.on_2xx(&msg);
                 if let Ok(ack) = self.leg.ack_2xx() {
-                    self.services
-                        .transport
-                        .send(ack.clone(), self.destination());
+                    self.send_in_dialog(ack.clone());
                     self.ack_2xx = Some(ack);
                 }
                 self.begin(ctx);
             } else {
                 self.leg.on_final(&msg);
                 if let Ok(ack) = self.leg.ack_non_2xx() {
-                    self.services.transport.send(ack, self.target);
+                    self.send(ack);
                 }
                 ctx.stop();
             }

@@ -10,7 +10,7 @@ use crate::config::UntrustedRequests;
 use crate::sip::leg::new_branch;
 use crate::sip::message::{build_request, Method, Outbound, Start};
 use crate::sip::transaction::{Action, NonInviteClient, Timers};
-use crate::sip::transport::SipIn;
+use crate::sip::transport::{Owner, Protocol, Remote, SipIn, TransportError};
 use crate::trunks::{HostStatus, Probe};
 use actix::prelude::*;
 use std::collections::HashMap;
@@ -33,6 +33,7 @@ struct Target {
 struct InFlight {
     target: usize,
     addr: SocketAddr,
+    remote: Remote,
     tx: NonInviteClient,
     request: Vec<u8>,
     sent_at: Instant,
@@ -78,12 +79,16 @@ impl Keepalive {
         }
     }
 
-    fn options(&self, host_port: &str, call_id: &str) -> Option<Vec<u8>> {
+    fn options(&self, host_port: &str, protocol: Protocol, call_id: &str) -> Option<Vec<u8>> {
         let local = self.services.transport.advertised();
         let o = Outbound {
             method: Method::Options,
             uri: format!("sip:{host_port}"),
-            via: format!("SIP/2.0/UDP {local};branch={};rport", new_branch()),
+            via: format!(
+                "SIP/2.0/{} {local};branch={};rport",
+                protocol.via_name(),
+                new_branch()
+            ),
             from: format!("<sip:outdial@{local}>;tag={:016x}", rand::random::<u64>()),
             to: format!("<sip:{host_port}>"),
             call_id: call_id.to_string(),
@@ -113,22 +118,24 @@ impl Keepalive {
             let Some(host) = snapshot.get(&trunk).and_then(|h| h.hosts.get(index)) else {
                 continue;
             };
-            let Some(&addr) = host.addrs.first() else {
+            let Some(remote) = host.remote() else {
                 continue;
             };
+            let addr = remote.addr;
             let call_id = format!("{}@{}", uuid::Uuid::new_v4().simple(), "outdial.keepalive");
-            let Some(request) = self.options(&host.host_port, &call_id) else {
+            let Some(request) = self.options(&host.host_port, remote.protocol, &call_id) else {
                 continue;
             };
-            let (tx, actions) = NonInviteClient::new(timers, false, now);
+            let (tx, actions) = NonInviteClient::new(timers, remote.protocol.is_reliable(), now);
             self.services
                 .transport
-                .register(&call_id, ctx.address().recipient());
+                .register(&call_id, Owner::of(ctx.address()));
             self.probes.insert(
                 call_id.clone(),
                 InFlight {
                     target: i,
                     addr,
+                    remote,
                     tx,
                     request,
                     sent_at: now,
@@ -147,7 +154,9 @@ impl Keepalive {
             let now = self.services.clock.instant();
             let probe = match a {
                 Action::SendRequest => {
-                    self.services.transport.send(p.request.clone(), p.addr);
+                    self.services
+                        .transport
+                        .send(call_id, p.request.clone(), &p.remote);
                     continue;
                 }
                 Action::Deliver { code } if code >= 200 => Probe::Answered {
@@ -223,7 +232,7 @@ impl Keepalive {
     /// Resolve every host name again; new addresses take effect for the
     /// next INVITE and probe, and in the source gate.
     fn refresh_dns(&mut self, ctx: &mut Context<Self>) {
-        let hosts: Vec<(String, usize, String)> = self
+        let hosts: Vec<(String, usize, String, u16)> = self
             .services
             .hosts
             .snapshot()
@@ -233,7 +242,7 @@ impl Keepalive {
                     .into_iter()
                     .enumerate()
                     .filter(|(_, h)| h.host_port.parse::<SocketAddr>().is_err())
-                    .map(move |(i, h)| (trunk.clone(), i, h.host_port))
+                    .map(move |(i, h)| (trunk.clone(), i, h.host_port, h.protocol.default_port()))
             })
             .collect();
         if hosts.is_empty() {
@@ -241,12 +250,8 @@ impl Keepalive {
         }
         let fut = async move {
             let mut out = Vec::new();
-            for (trunk, i, host_port) in hosts {
-                let with_port = if host_port.contains(':') {
-                    host_port.clone()
-                } else {
-                    format!("{host_port}:5060")
-                };
+            for (trunk, i, host_port, default_port) in hosts {
+                let with_port = crate::config::with_port(&host_port, default_port);
                 let result = match tokio::net::lookup_host(&with_port).await {
                     Ok(a) => Ok(a.collect::<Vec<_>>()).and_then(|v: Vec<SocketAddr>| {
                         if v.is_empty() {
@@ -297,6 +302,22 @@ impl Handler<SipIn> for Keepalive {
         if let Ok(actions) = p.tx.on_response(code, now) {
             self.act(&msg.call_id.clone(), actions);
         }
+        self.rearm(ctx);
+    }
+}
+
+/// The OPTIONS could not be sent (a TCP connection refused, a TLS
+/// handshake failed): the probe fails at once.
+impl Handler<TransportError> for Keepalive {
+    type Result = ();
+    fn handle(&mut self, e: TransportError, ctx: &mut Context<Self>) {
+        let now = self.services.clock.instant();
+        let Some(p) = self.probes.get_mut(&e.call_id) else {
+            return;
+        };
+        tracing::debug!(error = %e.failure, "trunk OPTIONS not sent");
+        let actions = p.tx.on_transport_error(now);
+        self.act(&e.call_id, actions);
         self.rearm(ctx);
     }
 }

@@ -148,7 +148,11 @@ pub async fn render(
     }
     let s = &state.sip_stats;
     let sip = [
-        ("received", &s.received, "SIP datagrams received."),
+        (
+            "received",
+            &s.received,
+            "SIP messages received (datagrams and stream frames).",
+        ),
         ("sent", &s.sent, "SIP messages sent."),
         (
             "malformed",
@@ -163,7 +167,17 @@ pub async fn render(
         (
             "send_errors",
             &s.send_errors,
-            "SIP sends the socket refused.",
+            "SIP sends that failed (refused, connection failed or dropped).",
+        ),
+        (
+            "connections_opened",
+            &s.connections_opened,
+            "TCP and TLS connections opened to trunks or accepted.",
+        ),
+        (
+            "connections_closed",
+            &s.connections_closed,
+            "TCP and TLS connections that failed or were closed.",
         ),
     ];
     for (name, counter, help) in sip {

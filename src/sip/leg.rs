@@ -7,6 +7,7 @@
 use super::message::{
     build_request, uri_of, uri_socket_addr, Inbound, Method, Outbound, ParseError,
 };
+use super::transport::Protocol;
 use std::net::SocketAddr;
 
 /// Identifiers of an attempt, stored before its INVITE is sent.
@@ -64,6 +65,11 @@ pub struct Leg {
     /// value), one per realm, so a proxy's Proxy-Authorization and the far
     /// end's Authorization travel together (RFC 3261 22.2, 22.3).
     pub credentials: Vec<(String, String, String)>,
+    /// The transport of the hop to the trunk, written in Via (RFC 3261
+    /// 18.1.1) and Contact.
+    transport: Protocol,
+    /// The trunk's URI is `sips:`: so is the Contact (RFC 3261 8.1.1.8).
+    secure: bool,
     /// The trunk's INVITE headers (P-Asserted-Identity, Privacy, extra
     /// headers), built by `trunks::identity` and checked by the config.
     pub invite_headers: Vec<(String, String)>,
@@ -87,9 +93,19 @@ impl Leg {
             route_set: Vec::new(),
             local_cseq,
             credentials: Vec::new(),
+            transport: Protocol::Udp,
+            secure: false,
             invite_headers: Vec::new(),
             anonymous_from: false,
         }
+    }
+
+    /// Send over `transport` (UDP unless set), with a `sips:` Contact when
+    /// `secure`.
+    pub fn over(mut self, transport: Protocol, secure: bool) -> Leg {
+        self.transport = transport;
+        self.secure = secure;
+        self
     }
 
     fn from(&self) -> String {
@@ -110,11 +126,18 @@ impl Leg {
     }
 
     fn via(&self, branch: &str) -> String {
-        format!("SIP/2.0/UDP {};branch={branch};rport", self.local)
+        let transport = self.transport.via_name();
+        format!("SIP/2.0/{transport} {};branch={branch};rport", self.local)
     }
 
-    fn contact(&self) -> String {
-        format!("<sip:outdial@{}>", self.local)
+    /// Our Contact: where the far end sends requests in the dialog, over
+    /// the same transport (RFC 3261 8.1.1.8, 19.1.4 `transport` parameter).
+    pub fn contact(&self) -> String {
+        match (self.secure, self.transport) {
+            (true, _) => format!("<sips:outdial@{}>", self.local),
+            (false, Protocol::Udp) => format!("<sip:outdial@{}>", self.local),
+            (false, t) => format!("<sip:outdial@{};transport={t}>", self.local),
+        }
     }
 
     fn base(&self, method: Method, uri: String, branch: &str, to: String, cseq: u32) -> Outbound {
@@ -283,6 +306,25 @@ impl Leg {
     /// for a host name: the caller sends to the trunk's address instead.
     pub fn next_hop_addr(&self) -> Option<SocketAddr> {
         uri_socket_addr(&self.next_hop())
+    }
+
+    /// The transport [`Leg::next_hop`] names: TLS for `sips:`, else its
+    /// `;transport=` parameter; None when it names none.
+    pub fn next_hop_transport(&self) -> Option<Protocol> {
+        let uri = self.next_hop();
+        if uri
+            .get(..5)
+            .is_some_and(|s| s.eq_ignore_ascii_case("sips:"))
+        {
+            return Some(Protocol::Tls);
+        }
+        let uri = uri.split('?').next().unwrap_or("");
+        uri.split(';').skip(1).find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            k.trim()
+                .eq_ignore_ascii_case("transport")
+                .then(|| Protocol::parse(v.trim()))?
+        })
     }
 
     /// A target refresh (re-INVITE or UPDATE, RFC 3261 12.2.2): the far
@@ -505,6 +547,53 @@ Record-Route: <sip:p1;lr>\r\nRecord-Route: <sip:p2;lr>\r\nContent-Length: 0\r\n\
         );
         let inv = parse(text.as_bytes()).unwrap();
         assert_eq!((inv.cseq, inv.cseq_method), (4, Method::Invite));
+    }
+
+    #[test]
+    fn via_and_contact_name_the_transport() {
+        let text = |l: Leg| String::from_utf8(l.invite("v=0\r\n").unwrap()).unwrap();
+        let udp = text(leg());
+        assert!(udp.contains("Via: SIP/2.0/UDP 127.0.0.1:5060;"), "{udp}");
+        assert!(
+            udp.contains("Contact: <sip:outdial@127.0.0.1:5060>\r\n"),
+            "{udp}"
+        );
+        let tcp = text(leg().over(Protocol::Tcp, false));
+        assert!(tcp.contains("Via: SIP/2.0/TCP 127.0.0.1:5060;"), "{tcp}");
+        assert!(
+            tcp.contains("Contact: <sip:outdial@127.0.0.1:5060;transport=tcp>"),
+            "{tcp}"
+        );
+        let tls = text(leg().over(Protocol::Tls, false));
+        assert!(tls.contains("Via: SIP/2.0/TLS 127.0.0.1:5060;"), "{tls}");
+        assert!(tls.contains(";transport=tls>"), "{tls}");
+        let sips = text(leg().over(Protocol::Tls, true));
+        assert!(
+            sips.contains("Contact: <sips:outdial@127.0.0.1:5060>"),
+            "{sips}"
+        );
+        let mut l = leg().over(Protocol::Tcp, false);
+        l.on_2xx(&ok_2xx());
+        let bye = String::from_utf8(l.bye().unwrap().0).unwrap();
+        assert!(
+            bye.contains("Via: SIP/2.0/TCP "),
+            "in-dialog requests too: {bye}"
+        );
+    }
+
+    #[test]
+    fn the_next_hop_names_its_transport() {
+        let mut l = leg();
+        l.remote_target = Some("sip:a@127.0.0.1:5070;transport=UDP".into());
+        assert_eq!(l.next_hop_transport(), Some(Protocol::Udp));
+        l.remote_target = Some("sip:a@127.0.0.1:5070;lr;transport=tcp".into());
+        assert_eq!(l.next_hop_transport(), Some(Protocol::Tcp));
+        l.remote_target = Some("sips:a@127.0.0.1:5071".into());
+        assert_eq!(l.next_hop_transport(), Some(Protocol::Tls));
+        l.remote_target = Some("sip:a@127.0.0.1:5070".into());
+        assert_eq!(l.next_hop_transport(), None);
+        l.route_set = vec!["<sip:p1:5060;lr;transport=tls>".into()];
+        assert_eq!(l.next_hop_transport(), Some(Protocol::Tls));
     }
 
     #[test]

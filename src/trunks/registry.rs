@@ -10,6 +10,7 @@
 use super::health::{HostHealth, HostStatus, Probe};
 use super::sources::{Cidr, SourcePolicy};
 use crate::config::{parse_sip_uri, resolve, TrunkConfig, UntrustedRequests};
+use crate::sip::transport::{Protocol, Remote, TlsClient};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -28,6 +29,34 @@ pub struct HostState {
     /// Why the name did not resolve, when it did not.
     pub resolve_error: Option<String>,
     pub health: HostHealth,
+    /// The host's transport: its URI's `;transport=` or `sips:`, else the
+    /// trunk's.
+    pub protocol: Protocol,
+    /// The URI is `sips:`.
+    pub secure: bool,
+    /// For TLS: the client checking this host's certificate.
+    pub tls: Option<Arc<TlsClient>>,
+}
+
+impl HostState {
+    /// Where requests to this host go: its first address, over its
+    /// transport.
+    pub fn remote(&self) -> Option<Remote> {
+        Some(Remote {
+            addr: *self.addrs.first()?,
+            protocol: self.protocol,
+            tls: self.tls.clone(),
+        })
+    }
+
+    fn pick(&self) -> Option<HostPick> {
+        Some(HostPick {
+            host_port: self.host_port.clone(),
+            addr: *self.addrs.first()?,
+            remote: self.remote()?,
+            secure: self.secure,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -45,11 +74,26 @@ pub struct TrunkHosts {
 }
 
 /// Where to send an INVITE.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct HostPick {
     pub host_port: String,
     pub addr: SocketAddr,
+    /// The address again, with the host's transport.
+    pub remote: Remote,
+    /// The host's URI is `sips:` (Request-URI and Contact too).
+    pub secure: bool,
 }
+
+impl PartialEq for HostPick {
+    fn eq(&self, other: &HostPick) -> bool {
+        self.host_port == other.host_port
+            && self.addr == other.addr
+            && self.remote.protocol == other.remote.protocol
+            && self.secure == other.secure
+    }
+}
+
+impl Eq for HostPick {}
 
 /// Shared, cheap to clone. A std RwLock: never held across an await.
 #[derive(Debug, Clone, Default)]
@@ -81,7 +125,18 @@ impl Registry {
                 .into_iter()
                 .map(|uri| {
                     let host_port = parse_sip_uri(uri).unwrap_or_default();
-                    let (addrs, resolve_error) = match resolve(&host_port) {
+                    // Checked when the config was loaded.
+                    let protocol = t.host_protocol(uri).unwrap_or(Protocol::Udp);
+                    let tls = match protocol {
+                        Protocol::Tls => t
+                            .host_target(uri)
+                            .ok()
+                            .and_then(|target| t.tls_client(&target).ok())
+                            .map(Arc::new),
+                        _ => None,
+                    };
+                    let (addrs, resolve_error) = match resolve(&host_port, protocol.default_port())
+                    {
                         Ok(a) => (order_addrs(a, v6), None),
                         Err(e) => (Vec::new(), Some(e)),
                     };
@@ -91,6 +146,9 @@ impl Registry {
                         addrs,
                         resolve_error,
                         health: HostHealth::new(t.options_down_after, t.options_up_after),
+                        protocol,
+                        secure: uri.starts_with("sips:"),
+                        tls,
                     }
                 })
                 .collect();
@@ -131,10 +189,7 @@ impl Registry {
         let reachable = || t.hosts.iter().filter(|h| !h.addrs.is_empty());
         let found = reachable().find(|h| h.health.usable() && !tried.contains(&h.addrs[0]));
         match found {
-            Some(h) => Ok(HostPick {
-                host_port: h.host_port.clone(),
-                addr: h.addrs[0],
-            }),
+            Some(h) => h.pick().ok_or(false),
             None => Err(reachable().all(|h| !h.health.usable())),
         }
     }
@@ -143,11 +198,22 @@ impl Registry {
     /// attempts that send nothing).
     pub fn first(&self, trunk: &str) -> Option<HostPick> {
         let trunks = self.trunks.read().expect("registry lock");
-        let h = trunks.get(trunk)?.hosts.first()?;
-        Some(HostPick {
-            host_port: h.host_port.clone(),
-            addr: *h.addrs.first()?,
-        })
+        trunks.get(trunk)?.hosts.first()?.pick()
+    }
+
+    /// The host of `trunk` that has the address `addr`, as a pick (its
+    /// transport and scheme): where a stored attempt's INVITE went.
+    pub fn host_at(&self, trunk: &str, addr: SocketAddr) -> Option<HostPick> {
+        let trunks = self.trunks.read().expect("registry lock");
+        let h = trunks
+            .get(trunk)?
+            .hosts
+            .iter()
+            .find(|h| h.addrs.contains(&addr))?;
+        let mut pick = h.pick()?;
+        pick.addr = addr;
+        pick.remote.addr = addr;
+        Some(pick)
     }
 
     /// Record a probe of host `index`; returns the new status if it changed.

@@ -843,6 +843,8 @@ pub fn assert_in_order(events: &[String], expected: &[&str]) {
 pub struct Sipp {
     pub port: u16,
     pub scenario: String,
+    /// Over TCP (`-t t1` or `-t tn` in the arguments) rather than UDP.
+    pub tcp: bool,
     child: Option<Child>,
     exit: Option<Option<i32>>,
     dir: tempfile::TempDir,
@@ -888,9 +890,13 @@ impl Sipp {
         let child = cmd.spawn().unwrap_or_else(|e| {
             panic!("cannot run sipp ({e}); scripts/test.sh installs it (Debian: sip-tester)")
         });
+        let tcp = extra_args
+            .windows(2)
+            .any(|w| w[0] == "-t" && (w[1] == "t1" || w[1] == "tn"));
         let mut sipp = Sipp {
             port,
             scenario: scenario.to_string(),
+            tcp,
             child: Some(child),
             exit: None,
             dir,
@@ -899,8 +905,9 @@ impl Sipp {
         sipp
     }
 
-    /// Wait until SIPp's UDP socket is bound, read from /proc/net/udp so
-    /// that probing never races SIPp for the port.
+    /// Wait until SIPp's UDP socket is bound (its TCP socket listens, with
+    /// `-t t1`/`tn`), read from /proc/net so that probing never races SIPp
+    /// for the port.
     fn wait_listening(&mut self) {
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(10) {
@@ -909,7 +916,12 @@ impl Sipp {
                     panic!("sipp ({}) exited at start with {status}", self.scenario);
                 }
             }
-            match fs::read_to_string("/proc/net/udp") {
+            let table = if self.tcp {
+                "/proc/net/tcp"
+            } else {
+                "/proc/net/udp"
+            };
+            match fs::read_to_string(table) {
                 Ok(table) if udp_port_bound(&table, self.port) => return,
                 Ok(_) => {}
                 // No procfs: give SIPp a moment instead.
@@ -921,8 +933,10 @@ impl Sipp {
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!(
-            "sipp ({}) did not bind UDP port {}",
-            self.scenario, self.port
+            "sipp ({}) did not bind {} port {}",
+            self.scenario,
+            if self.tcp { "TCP" } else { "UDP" },
+            self.port
         );
     }
 
@@ -1001,7 +1015,7 @@ impl Drop for Sipp {
     }
 }
 
-/// Whether /proc/net/udp lists a socket bound to `port`.
+/// Whether /proc/net/udp (or /proc/net/tcp) lists a socket bound to `port`.
 fn udp_port_bound(table: &str, port: u16) -> bool {
     let want = format!("{port:04X}");
     table.lines().skip(1).any(|line| {

@@ -53,7 +53,9 @@ impl CallActor {
         let Some((ack, to)) = resp.branch.as_deref().and_then(|b| self.retired.get(b)) else {
             return false;
         };
-        self.services.transport.send(ack.clone(), *to);
+        self.services
+            .transport
+            .send(&self.leg.ids.call_id, ack.clone(), to);
         true
     }
 
@@ -69,13 +71,20 @@ impl CallActor {
             if acked {
                 if let Ok(ack) = self.leg.ack_non_2xx() {
                     self.retired
-                        .insert(self.leg.ids.branch.clone(), (ack, old.addr));
+                        .insert(self.leg.ids.branch.clone(), (ack, old.remote.clone()));
                 }
             }
             self.tried.push(old.addr);
         }
         let identity = &self.plan.trunk.identity;
-        let uri = identity.request_uri(&self.plan.call.endpoint, &next.host_port);
+        let uri = crate::config::with_transport(
+            &self.plan.call.endpoint,
+            identity.request_uri(&self.plan.call.endpoint, &next.host_port),
+            next.remote.protocol,
+            next.secure,
+        );
+        // Via and Contact name the next host's transport.
+        self.leg = self.leg.clone().over(next.remote.protocol, next.secure);
         self.leg.invite_headers =
             identity.invite_headers(&self.plan.agent.caller_id, &next.host_port);
         let ids = self.leg.retarget(uri.clone()).clone();

@@ -10,6 +10,7 @@ use crate::sip::message::{build_response_with, Inbound, Method, ResponseTo};
 use crate::sip::transaction::{
     Action, InviteServer, NonInviteClient, NonInviteServer, ServerAction,
 };
+use crate::sip::transport::Remote;
 use actix::prelude::*;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -48,7 +49,7 @@ pub(super) struct ServerTx {
     response: Vec<u8>,
     /// Where the request came from: responses go back there (RFC 3261
     /// 18.2.2 with RFC 3581 rport).
-    to: SocketAddr,
+    to: Remote,
 }
 
 impl ServerTx {
@@ -73,7 +74,7 @@ impl CallActor {
         &mut self,
         req: Inbound,
         method: Method,
-        from: SocketAddr,
+        from: Remote,
         ctx: &mut Context<Self>,
     ) {
         let now = self.services.clock.instant();
@@ -94,8 +95,8 @@ impl CallActor {
             return self.on_server_actions(i, actions, ctx);
         }
         let respond_stateless = |act: &Self, code: u16, reason: &str| {
-            let bytes = act.response(&req, from, code, reason, Vec::new(), None);
-            act.services.transport.send(bytes, from);
+            let bytes = act.response(&req, from.addr, code, reason, Vec::new(), None);
+            act.services.transport.send(&req.call_id, bytes, &from);
         };
         if method == Method::Cancel {
             // RFC 3261 9.2: a CANCEL for a transaction we already answered
@@ -140,15 +141,22 @@ impl CallActor {
         if let Some(c) = contact {
             headers.push(("Contact".into(), c));
         }
-        let response = self.response(&req, from, answer.code, answer.reason, headers, answer.body);
+        let response = self.response(
+            &req,
+            from.addr,
+            answer.code,
+            answer.reason,
+            headers,
+            answer.body,
+        );
         let session_change = matches!(method, Method::Invite | Method::Update);
         let timers = self.plan.trunk.timers;
         let (machine, result) = if method == Method::Invite {
-            let mut m = InviteServer::new(timers, false);
+            let mut m = InviteServer::new(timers, from.protocol.is_reliable());
             let r = m.respond(answer.code, now);
             (Machine::Invite(m), r)
         } else {
-            let mut m = NonInviteServer::new(timers, false);
+            let mut m = NonInviteServer::new(timers, from.protocol.is_reliable());
             let r = m.respond(answer.code, now);
             (Machine::NonInvite(m), r)
         };
@@ -210,7 +218,9 @@ impl CallActor {
             match action {
                 ServerAction::SendResponse => {
                     let s = &self.servers[i];
-                    self.services.transport.send(s.response.clone(), s.to);
+                    self.services
+                        .transport
+                        .send(&self.leg.ids.call_id, s.response.clone(), &s.to);
                 }
                 // RFC 3261 13.3.1.4: no ACK for our 2xx to a re-INVITE
                 // within 64*T1: the session SHOULD be ended with a BYE.
@@ -265,7 +275,11 @@ impl CallActor {
                 match self.leg.refresh_update(interval) {
                     Ok(bytes) => {
                         let timers = self.plan.trunk.timers;
-                        let (tx, actions) = NonInviteClient::new(timers, false, now);
+                        let (tx, actions) = NonInviteClient::new(
+                            timers,
+                            self.hop(&self.leg).protocol.is_reliable(),
+                            now,
+                        );
                         self.refresh = Some((tx, bytes));
                         self.on_refresh_actions(actions, ctx);
                     }

@@ -7,6 +7,7 @@ use crate::domain::{CallStatus, Cause};
 use crate::sip::leg::Leg;
 use crate::sip::message::{Inbound, Method, Start};
 use crate::sip::transaction::{Action, InviteClient, NonInviteClient};
+use crate::sip::transport::{Owner, Remote};
 use crate::trunks::failover::Failure;
 use actix::prelude::*;
 use std::net::SocketAddr;
@@ -21,7 +22,7 @@ pub(super) struct Fork {
     leg: Leg,
     ack: Vec<u8>,
     bye: Option<(NonInviteClient, Vec<u8>)>,
-    to: SocketAddr,
+    to: Remote,
 }
 
 impl Fork {
@@ -47,7 +48,7 @@ impl CallActor {
         };
         self.services
             .transport
-            .register(&self.leg.ids.call_id, ctx.address().recipient());
+            .register(&self.leg.ids.call_id, Owner::of(ctx.address()));
         let now = self.services.clock.instant();
         self.phase = Phase::Calling;
         self.ring_deadline = Some(now + secs(self.plan.agent.ring_timeout_seconds));
@@ -79,7 +80,7 @@ impl CallActor {
             }
         };
         let now = self.services.clock.instant();
-        let (tx, actions) = InviteClient::new(self.plan.trunk.timers, false, now);
+        let (tx, actions) = InviteClient::new(self.plan.trunk.timers, self.reliable(), now);
         self.invite = Some(tx);
         self.on_invite_actions(actions, None, ctx);
         self.rearm(ctx);
@@ -111,7 +112,11 @@ impl CallActor {
                 Action::TransportFailed
                     if self.next_host_after(Failure::TransportFailed).is_some() =>
                 {
-                    self.failover = Some(("a transport failure".into(), false));
+                    let why = match &self.transport_failure {
+                        Some(why) => format!("a transport failure ({why})"),
+                        None => "a transport failure".into(),
+                    };
+                    self.failover = Some((why, false));
                 }
                 // Timer B runs only until a provisional response: the trunk
                 // never answered at all (RFC 3261 17.1.1.2).
@@ -124,12 +129,17 @@ impl CallActor {
                         ctx,
                     );
                 }
+                // RFC 3261 8.1.3.1: a transport error counts as a 503.
                 Action::TransportFailed => {
+                    let reason = match &self.transport_failure {
+                        Some(why) => format!("Transport failed: {why}"),
+                        None => "Transport failed".into(),
+                    };
                     self.finish(
                         CallStatus::Failed,
                         Cause::NetworkError,
                         Some(503),
-                        "Transport failed".into(),
+                        reason,
                         ctx,
                     );
                 }
@@ -307,19 +317,24 @@ impl CallActor {
     /// (once; its retransmissions get the same ACK).
     fn end_fork(&mut self, resp: &Inbound, ctx: &mut Context<Self>) {
         if let Some(f) = self.forks.iter().find(|f| f.leg.to_tag == resp.to_tag) {
-            self.services.transport.send(f.ack.clone(), f.to);
+            self.services
+                .transport
+                .send(&self.leg.ids.call_id, f.ack.clone(), &f.to);
             return;
         }
         let mut leg = self.leg.fork(resp);
-        let to = leg.next_hop_addr().unwrap_or(self.plan.trunk.target.addr);
+        let to = self.hop(&leg);
         let (Ok(ack), Ok((bye, _))) = (leg.ack_2xx(), leg.bye()) else {
             tracing::error!(call = %self.plan.call.id, "cannot build ACK/BYE for another fork");
             return;
         };
         tracing::info!(call = %self.plan.call.id, tag = ?resp.to_tag, "another fork answered: ACK and BYE");
-        self.services.transport.send(ack.clone(), to);
+        self.services
+            .transport
+            .send(&self.leg.ids.call_id, ack.clone(), &to);
         let now = self.services.clock.instant();
-        let (tx, actions) = NonInviteClient::new(self.plan.trunk.timers, false, now);
+        let reliable = to.protocol.is_reliable();
+        let (tx, actions) = NonInviteClient::new(self.plan.trunk.timers, reliable, now);
         self.forks.push(Fork {
             leg,
             ack,
@@ -337,7 +352,9 @@ impl CallActor {
             match a {
                 Action::SendRequest => {
                     if let Some((_, bytes)) = &f.bye {
-                        self.services.transport.send(bytes.clone(), f.to);
+                        self.services
+                            .transport
+                            .send(&self.leg.ids.call_id, bytes.clone(), &f.to);
                     }
                 }
                 Action::Terminated => f.bye = None,
@@ -388,20 +405,53 @@ impl CallActor {
     /// target (RFC 3261 12.2.1.1), or to the trunk when that names a host
     /// rather than an address.
     pub(super) fn send_in_dialog(&self, bytes: Vec<u8>) {
-        let to = self
-            .leg
-            .next_hop_addr()
-            .unwrap_or(self.plan.trunk.target.addr);
-        self.services.transport.send(bytes, to);
+        let to = self.hop(&self.leg);
+        self.services
+            .transport
+            .send(&self.leg.ids.call_id, bytes, &to);
     }
 
     pub(super) fn send_cancel(&mut self, _ctx: &mut Context<Self>) {
         let now = self.services.clock.instant();
         let timers = self.plan.trunk.timers;
         self.cancel_guard = Some(now + timers.t1 * 64);
-        let (tx, actions) = NonInviteClient::new(timers, false, now);
+        let (tx, actions) = NonInviteClient::new(timers, self.reliable(), now);
         self.cancel = Some(tx);
         self.on_cancel_actions(actions);
+    }
+
+    /// The transport reported an error for this call: every live
+    /// transaction hears of it and says what follows (Figure 5 and 6 of
+    /// RFC 3261: only a transaction that is still sending fails).
+    /// `addr`: where the message that failed was going. A failure at a
+    /// host the INVITE has left (a failover moved it) is not this INVITE's;
+    /// a failure at the current host is, and may fail over in turn
+    /// (`failover.rs`, only while the callee has not rung).
+    pub(super) fn on_transport_error(&mut self, addr: SocketAddr, ctx: &mut Context<Self>) {
+        let now = self.services.clock.instant();
+        let invite_host = self.remote().addr == addr || self.host.is_none();
+        if let (Some(tx), true) = (self.invite.as_mut(), invite_host) {
+            let actions = tx.on_transport_error(now);
+            self.on_invite_actions(actions, None, ctx);
+        }
+        if let Some(tx) = self.cancel.as_mut() {
+            // The CANCEL cannot be delivered: stop waiting for the 487 now
+            // rather than when the CANCEL's guard runs out.
+            if tx
+                .on_transport_error(now)
+                .contains(&Action::TransportFailed)
+            {
+                self.cancel_guard = self.cancel_guard.map(|_| now);
+            }
+        }
+        if let Some((tx, _)) = self.bye.as_mut() {
+            let actions = tx.on_transport_error(now);
+            self.on_bye_actions(actions, ctx);
+        }
+        if let Some((tx, _)) = self.refresh.as_mut() {
+            let actions = tx.on_transport_error(now);
+            self.on_refresh_actions(actions, ctx);
+        }
     }
 
     pub(super) fn on_cancel_actions(&mut self, actions: Vec<Action>) {
@@ -432,7 +482,11 @@ impl CallActor {
         match self.leg.bye() {
             Ok((bytes, _branch)) => {
                 let now = self.services.clock.instant();
-                let (tx, actions) = NonInviteClient::new(self.plan.trunk.timers, false, now);
+                let (tx, actions) = NonInviteClient::new(
+                    self.plan.trunk.timers,
+                    self.hop(&self.leg).protocol.is_reliable(),
+                    now,
+                );
                 self.bye = Some((tx, bytes));
                 self.on_bye_actions(actions, ctx);
             }
