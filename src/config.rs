@@ -763,6 +763,7 @@ impl Config {
         self.webhooks.validate()?;
         self.media.ports()?;
         self.media.threads()?;
+        self.media.realtime_priority()?;
         Ok(())
     }
 

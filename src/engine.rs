@@ -479,5 +479,6 @@ fn start_media(
     // Both were checked when the config was loaded.
     let ports = m.ports().map_err(std::io::Error::other)?;
     let threads = m.threads().map_err(std::io::Error::other)?;
-    crate::media::engine::MediaEngine::start(bind, advertised, ports, threads, clock)
+    let realtime = m.realtime_priority().map_err(std::io::Error::other)?;
+    crate::media::engine::MediaEngine::start(bind, advertised, ports, (threads, realtime), clock)
 }

@@ -7,6 +7,7 @@
 //! advertised_address = "192.0.2.5" # written in SDP (default: rtp_address)
 //! rtp_ports = "10000-20000"        # even ports carry RTP, odd ones RTCP
 //! threads = 2                       # media threads (default: one per core)
+//! realtime_priority = 10            # SCHED_FIFO for the media threads (Linux)
 //! ```
 
 use super::{invalid, ConfigError};
@@ -24,6 +25,12 @@ pub struct MediaConfig {
     pub rtp_ports: Option<String>,
     #[serde(default)]
     pub threads: Option<usize>,
+    /// Run the media threads under SCHED_FIFO at this priority (1-99), so
+    /// other work on a busy host does not delay their 20 ms ticks. Needs
+    /// CAP_SYS_NICE (or root); without it the engine logs a warning and
+    /// the threads keep the normal policy. None (the default): normal.
+    #[serde(default)]
+    pub realtime_priority: Option<u8>,
 }
 
 const DEFAULT_PORTS: (u16, u16) = (10_000, 20_000);
@@ -48,6 +55,16 @@ impl MediaConfig {
         Ok((a, b))
     }
 
+    pub fn realtime_priority(&self) -> Result<Option<u8>, ConfigError> {
+        match self.realtime_priority {
+            Some(p) if !(1..=99).contains(&p) => Err(invalid(
+                "media.realtime_priority",
+                "must be from 1 to 99 (SCHED_FIFO priorities)",
+            )),
+            p => Ok(p),
+        }
+    }
+
     pub fn threads(&self) -> Result<usize, ConfigError> {
         match self.threads {
             Some(n) if !(1..=64).contains(&n) => {
@@ -62,6 +79,24 @@ impl MediaConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn realtime_priority_is_a_fifo_priority() {
+        let with = |p| {
+            MediaConfig {
+                realtime_priority: p,
+                ..Default::default()
+            }
+            .realtime_priority()
+        };
+        assert_eq!(with(None).unwrap(), None);
+        assert_eq!(with(Some(1)).unwrap(), Some(1));
+        assert_eq!(with(Some(99)).unwrap(), Some(99));
+        for bad in [0, 100] {
+            let e = with(Some(bad)).unwrap_err().to_string();
+            assert!(e.contains("media.realtime_priority"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn port_ranges_are_checked() {

@@ -70,13 +70,14 @@ impl Drop for SessionHandle {
 }
 
 impl MediaEngine {
-    /// Start `threads` media threads over the ports `first..=last` of
-    /// `bind`; SDP advertises `advertised`.
+    /// Start `threads` media threads (under SCHED_FIFO at `realtime`'s
+    /// priority when given) over the ports `first..=last` of `bind`; SDP
+    /// advertises `advertised`.
     pub fn start(
         bind: IpAddr,
         advertised: IpAddr,
         ports: (u16, u16),
-        threads: usize,
+        (threads, realtime): (usize, Option<u8>),
         clock: SharedClock,
     ) -> std::io::Result<Arc<MediaEngine>> {
         let metrics = Arc::new(MediaMetrics::default());
@@ -86,7 +87,12 @@ impl MediaEngine {
             let (clock, metrics) = (clock.clone(), metrics.clone());
             std::thread::Builder::new()
                 .name(format!("outdial-media-{i}"))
-                .spawn(move || worker(rx, clock, metrics))?;
+                .spawn(move || {
+                    if let Some(priority) = realtime {
+                        set_realtime(priority);
+                    }
+                    worker(rx, clock, metrics)
+                })?;
             workers.push(tx);
         }
         Ok(Arc::new(MediaEngine {
@@ -136,6 +142,19 @@ impl MediaEngine {
 
 /// How early the runtime's timer wakes a media thread before a tick.
 const COARSE: Duration = Duration::from_millis(1);
+
+/// Put the calling thread under SCHED_FIFO at `priority`, or say why not.
+fn set_realtime(priority: u8) {
+    let param = libc::sched_param {
+        sched_priority: i32::from(priority),
+    };
+    // SAFETY: pid 0 names the calling thread; `param` outlives the call.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+    if rc != 0 {
+        let e = std::io::Error::last_os_error();
+        tracing::warn!(error = %e, priority, "media thread keeps the normal scheduling policy");
+    }
+}
 
 fn worker(rx: std::sync::mpsc::Receiver<Command>, clock: SharedClock, metrics: Arc<MediaMetrics>) {
     let rt = match tokio::runtime::Builder::new_current_thread()
