@@ -12,14 +12,24 @@
 #   - engine RSS growth per call (everything a call holds: SIP dialog,
 #     actor, RTP session, socket buffers in use are not counted by RSS).
 #
-# Usage: sip-test/media_load.sh [CALLS] [HOLD] [THREADS] [WINDOW]
-#        (defaults: 2000 60 2 15). HOLD is the agent's
-#        max_call_duration_seconds; calls ramp up at 200 calls/s.
+# Usage: sip-test/media_load.sh [CALLS] [HOLD] [THREADS] [WINDOW] [ECHOS] [RT]
+#        (defaults: 2000 60 2 15 1 0). HOLD is the agents'
+#        max_call_duration_seconds; calls ramp up at 200 calls/s. ECHOS
+#        SIPp instances share the calls (one trunk and one agent each), since
+#        one SIPp echoes RTP on a single socket with a single thread. RT > 0
+#        runs the media threads under SCHED_FIFO at that priority
+#        (`[media] realtime_priority`) and the SIPp peers at the same one,
+#        so that neither waits behind other work (root only).
 set -euo pipefail
 CALLS=${1:-2000}
 HOLD=${2:-60}
 THREADS=${3:-2}
 WINDOW=${4:-15}
+ECHOS=${5:-1}
+RT=${6:-0}
+PEER=()
+[ "$RT" -gt 0 ] && PEER=(chrt -f "$RT")
+PER_ECHO=$(( (CALLS + ECHOS - 1) / ECHOS ))
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 WORK=$(mktemp -d /tmp/outdial-media-load.XXXXXX)
@@ -36,9 +46,11 @@ TICK=$(getconf CLK_TCK)
 # the default while SIPp creates its sockets (root only), then put it back.
 RMEM=$(sysctl -n net.core.rmem_default)
 sysctl -qw net.core.rmem_default=4194304 2>/dev/null || echo "note: cannot raise net.core.rmem_default; SIPp's echo socket may drop"
-sipp -sf "$HERE/uas_answer_rtp_echo.xml" -i 127.0.0.1 -p 25180 -mp 26000 -rtp_echo \
-  -m "$CALLS" -buff_size 8388608 -rtp_buffsize 8388608 -nostdin -trace_stat -stf "$WORK/uas.csv" -fd 1 \
-  >"$WORK/sipp.log" 2>&1 &
+for e in $(seq 0 $((ECHOS - 1))); do
+  "${PEER[@]}" sipp -sf "$HERE/uas_answer_rtp_echo.xml" -i 127.0.0.1 -p $((25200 + 2 * e)) -mp $((26000 + 1000 * e)) -rtp_echo \
+    -m "$PER_ECHO" -buff_size 8388608 -rtp_buffsize 8388608 -nostdin -trace_stat -stf "$WORK/uas$e.csv" -fd 1 \
+    >"$WORK/sipp$e.log" 2>&1 &
+done
 sleep 0.5
 sysctl -qw net.core.rmem_default="$RMEM" 2>/dev/null || true
 cat > "$WORK/outdial.toml" <<TOML
@@ -52,21 +64,26 @@ listen = "127.0.0.1:25181"
 [media]
 rtp_ports = "30000-40000"
 threads = $THREADS
+TOML
+[ "$RT" -gt 0 ] && echo "realtime_priority = $RT" >> "$WORK/outdial.toml"
+for e in $(seq 0 $((ECHOS - 1))); do
+  cat >> "$WORK/outdial.toml" <<TOML
 [[trunks]]
-name = "sipp"
-uri = "sip:127.0.0.1:25180"
+name = "sipp$e"
+uri = "sip:127.0.0.1:$((25200 + 2 * e))"
 max_channels = 100000
-cps = 200
+cps = $((200 / ECHOS))
 [[agents]]
-id = "00000000-0000-4000-8000-00000000a001"
-name = "load"
+id = "00000000-0000-4000-8000-$(printf '%012x' $((0xa001 + e)))"
+name = "load$e"
 timezone = "UTC"
 max_concurrent_calls = 100000
 caller_id = "+15550100000"
-trunk = "sipp"
+trunk = "sipp$e"
 calling_window = "always"
 max_call_duration_seconds = $HOLD
 TOML
+done
 OUTDIAL_API_KEY="od_load_$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
 export OUTDIAL_API_KEY
 RUST_LOG=warn "$ROOT/target/release/outdial" serve --config "$WORK/outdial.toml" 2>"$WORK/outdial.log" &
@@ -74,21 +91,25 @@ OD=$!
 for _ in $(seq 100); do curl -sf 127.0.0.1:28180/health >/dev/null && break; sleep 0.1; done
 RSS0=$(awk '/VmRSS/{print $2}' /proc/$OD/status)
 
-python3 - "$OD" "$CALLS" "$WINDOW" "$TICK" "$RSS0" <<'PY'
+python3 - "$OD" "$CALLS" "$WINDOW" "$TICK" "$RSS0" "$ECHOS" <<'PY'
 import json, os, sys, time, urllib.request
 pid, calls, window, tick, rss0 = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+echos = int(sys.argv[6])
 base, key = "http://127.0.0.1:28180", os.environ["OUTDIAL_API_KEY"]
 def req(path, body=None):
     r = urllib.request.Request(base + path, method="POST" if body else "GET",
         data=json.dumps(body).encode() if body else None,
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
     return urllib.request.urlopen(r, timeout=60).read().decode()
-agent = "00000000-0000-4000-8000-00000000a001"
-for i in range(0, calls, 5000):
-    n = min(5000, calls - i)
-    items = [{"endpoint": f"+1555{2000000 + i + j:07d}"} for j in range(n)]
-    out = json.loads(req("/api/v1/calls/bulk", {"agentId": agent, "calls": items}))
-    assert not out["failed"], out["failed"][:3]
+per_echo = -(-calls // echos)
+for e in range(echos):
+    agent = f"00000000-0000-4000-8000-{0xa001 + e:012x}"
+    mine = range(e * per_echo, min(calls, (e + 1) * per_echo))
+    for i in range(mine.start, mine.stop, 5000):
+        n = min(5000, mine.stop - i)
+        items = [{"endpoint": f"+1555{2000000 + i + j:07d}"} for j in range(n)]
+        out = json.loads(req("/api/v1/calls/bulk", {"agentId": agent, "calls": items}))
+        assert not out["failed"], out["failed"][:3]
 def metrics():
     m = {}
     for line in req("/metrics").splitlines():
@@ -126,6 +147,7 @@ def quantile(b0, b1, q):
     for le, c in d:
         if c >= q * total:
             return le * 1e3
+echo_ports = {26000 + 1000 * e for e in range(echos)}
 def udp_drops():
     """Kernel receive-buffer drops: SIPp's echo socket, the engine's RTP sockets."""
     echo = engine = 0
@@ -133,7 +155,7 @@ def udp_drops():
         for line in open(path).read().splitlines()[1:]:
             f = line.split()
             port = int(f[1].rsplit(":", 1)[1], 16)
-            if port == 26000:
+            if port in echo_ports:
                 echo += int(f[-1])
             elif 30000 <= port <= 40000:
                 engine += int(f[-1])
@@ -159,7 +181,7 @@ print(f"send-interval error p50 <= {quantile(b0, b1, 0.5):.1f} ms, p99 <= {quant
 print(f"media threads CPU {cpu:.2f} s = {cpu / window * 100:.0f} % of one core; "
       f"{cpu * 1e6 / max(sent + recv, 1):.2f} us per RTP packet (sent + received, kernel included)")
 d1 = udp_drops()
-print(f"kernel receive drops in the window: SIPp echo socket {d1[0] - d0[0]}, engine RTP sockets {d1[1] - d0[1]}")
+print(f"kernel receive drops in the window: SIPp echo sockets {d1[0] - d0[0]}, engine RTP sockets {d1[1] - d0[1]}")
 print(f"whole engine CPU {(p1 - p0) / window * 100:.0f} % of one core")
 print(f"RSS {rss0 // 1024} MiB idle, {r_up // 1024} MiB with {up:.0f} calls up: "
       f"{(r_up - rss0) / max(up, 1):.1f} KiB per call")
