@@ -49,19 +49,24 @@ pub fn classify<T>(bytes: &[u8], owner_of: impl FnOnce(&str) -> Option<T>) -> Di
     }
 }
 
+/// A response to `msg` that belongs to no dialog of ours (no To tag, no
+/// Contact, no body): what the engine answers outside its calls.
+pub fn stateless_answer(msg: &Inbound, code: u16, reason: &str) -> Vec<u8> {
+    build_response(&ResponseTo {
+        request: msg,
+        code,
+        reason,
+        to_tag: None,
+        contact: None,
+        body: None,
+    })
+}
+
 /// The answer to a request for a call we do not have: 481 for BYE and
-/// CANCEL, silence for everything else (and never an answer to a response).
+/// CANCEL, 200 for OPTIONS, silence for everything else (and never an
+/// answer to a response).
 fn no_such_call(msg: &Inbound) -> Option<Vec<u8>> {
-    let answer = |code, reason| {
-        Some(build_response(&ResponseTo {
-            request: msg,
-            code,
-            reason,
-            to_tag: None,
-            contact: None,
-            body: None,
-        }))
-    };
+    let answer = |code, reason| Some(stateless_answer(msg, code, reason));
     match msg.start {
         // A trunk checking that we are up (RFC 3261 11.2); the transport's
         // source gate has already turned away everyone else.

@@ -31,7 +31,7 @@ pub use framing::{Frame, FrameError, Framer};
 pub use tls::TlsClient;
 
 use super::inbound::{self, Disposition};
-use super::message::{build_response, Inbound, ResponseTo, Start};
+use super::message::{Inbound, Start};
 use actix::{Actor, Addr, Context, Handler, Message, Recipient};
 use std::collections::HashMap;
 use std::fmt;
@@ -486,14 +486,7 @@ impl Transport {
             Verdict::Accept => true,
             Verdict::Drop => false,
             Verdict::Refuse => {
-                let resp = build_response(&ResponseTo {
-                    request: msg,
-                    code: 403,
-                    reason: "Forbidden",
-                    to_tag: None,
-                    contact: None,
-                    body: None,
-                });
+                let resp = inbound::stateless_answer(msg, 403, "Forbidden");
                 self.send(&msg.call_id, resp, from);
                 false
             }
